@@ -1,0 +1,37 @@
+"""nerwin: named-entity recognition for English on a neural stack written from scratch.
+
+    >>> import nerwin
+    >>> tagger = nerwin.load()                  # the model shipped with the package
+    >>> tagger("Samuel Quinn was arrested in Paris .")
+
+Heavy modules (numba, datasets) load on first use, so `import nerwin` and `nerwin --help` stay fast.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load": "nerwin.tagger",
+    "Tagger": "nerwin.tagger",
+    "Entity": "nerwin.tagger",
+    "train": "nerwin.train",
+    "TrainConfig": "nerwin.train",
+    "evaluate": "nerwin.evaluate",
+    "NerwinError": "nerwin.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nerwin' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

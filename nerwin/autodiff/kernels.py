@@ -1,0 +1,250 @@
+"""Numba kernels for the hot paths: gathers, scatter-adds, the fused softmax cross-entropy, optimizer updates.
+
+The only module that imports numba. Each kernel is a module-level `@njit` function that fills a
+preallocated output; a thin Python wrapper allocates and calls it. Plain `@njit` only, so
+`NUMBA_DISABLE_JIT=1` runs exactly this code as Python (for tests and coverage).
+
+No kernel here uses `prange`: scatter-adds write shared rows, and the rest are memory-bound loops
+that one core saturates. Big matrix products are not here; numpy hands them to BLAS.
+
+Compiled code is cached on disk (`cache=True`) so a new process does not recompile. Caching can never
+break import: if the package folder is not writable (a read-only install), the cache goes to a user
+cache folder; if no folder is writable, or numba still cannot cache, the kernels compile uncached.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _choose_cache_dir() -> None:
+    """Point numba's cache at a writable folder when the package folder is not (must run before import)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    if os.access(Path(__file__).parent, os.W_OK):
+        return
+    for base in (os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", tempfile.gettempdir()):
+        folder = Path(base) / "nerwin" / "numba"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            os.environ["NUMBA_CACHE_DIR"] = str(folder)
+            return
+
+
+_choose_cache_dir()
+import numba  # noqa: E402
+
+
+def _jit(fn):
+    """`numba.njit(cache=True)`, falling back to no cache if numba can find nowhere to cache."""
+    try:
+        return numba.njit(cache=True)(fn)
+    except Exception:  # e.g. "cannot cache function ...: no locator available" on read-only installs
+        return numba.njit(cache=False)(fn)
+
+
+# ---- gathers and scatter-adds -----------------------------------------------------------------------
+
+@_jit
+def _window_gather(table, idx, out):
+    n, w = idx.shape
+    d = table.shape[1]
+    for i in range(n):
+        for j in range(w):
+            r = idx[i, j]
+            for k in range(d):
+                out[i, j * d + k] = table[r, k]
+
+
+def window_gather(table: np.ndarray, idx: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Rows `table[idx[i, j]]` laid side by side: out[i] = concat_j table[idx[i, j]], shape (n, w*d)."""
+    n, w = idx.shape
+    if out is None:
+        out = np.empty((n, w * table.shape[1]), dtype=table.dtype)
+    _window_gather(table, idx, out)
+    return out
+
+
+@_jit
+def _scatter_add_rows(out, rows, values):
+    d = out.shape[1]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for k in range(d):
+            out[r, k] += values[i, k]
+
+
+def scatter_add_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+    """out[rows[i]] += values[i] for each i, in place (repeated rows add up). Serial on purpose."""
+    _scatter_add_rows(out, rows, values.reshape(len(rows), -1).astype(out.dtype, copy=False))
+
+
+@_jit
+def _coalesce_rows(rows, values, n_rows, slot, uniq, summed):
+    count = 0
+    d = values.shape[1]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        s = slot[r]
+        if s < 0:
+            s = count
+            slot[r] = s
+            uniq[s] = r
+            for k in range(d):
+                summed[s, k] = values[i, k]
+            count += 1
+        else:
+            for k in range(d):
+                summed[s, k] += values[i, k]
+    for i in range(count):
+        slot[uniq[i]] = -1
+    return count
+
+
+_slots: dict[int, np.ndarray] = {}
+
+
+def coalesce_rows(rows: np.ndarray, values: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(unique rows in order of first use, values summed per row). O(len(rows)), no sort."""
+    slot = _slots.get(n_rows)
+    if slot is None:  # a scratch map row -> output slot, all -1 between calls
+        slot = _slots[n_rows] = np.full(n_rows, -1, dtype=np.int64)
+    uniq = np.empty(len(rows), dtype=np.int64)
+    summed = np.empty_like(values)
+    count = _coalesce_rows(rows, values, n_rows, slot, uniq, summed)
+    return uniq[:count], summed[:count]
+
+
+# ---- fused softmax cross-entropy ----------------------------------------------------------------
+
+@_jit
+def _softmax_xent_forward(logits, targets, probs, losses):
+    n, k = logits.shape
+    for i in range(n):
+        m = logits[i, 0]
+        for j in range(1, k):
+            if logits[i, j] > m:
+                m = logits[i, j]
+        total = 0.0
+        for j in range(k):
+            e = math.exp(logits[i, j] - m)
+            probs[i, j] = e
+            total += e
+        for j in range(k):
+            probs[i, j] /= total
+        # -log softmax[target] = log(sum exp(z - m)) - (z_t - m): finite for any finite logits
+        losses[i] = math.log(total) - (logits[i, targets[i]] - m)
+
+
+def softmax_xent_forward(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row cross-entropy of softmax(logits) against integer targets, and the softmax itself."""
+    probs = np.empty_like(logits)
+    losses = np.empty(len(logits), dtype=np.float64)
+    _softmax_xent_forward(logits, targets, probs, losses)
+    return losses, probs
+
+
+@_jit
+def _softmax_xent_backward(probs, targets, weights, out):
+    n, k = probs.shape
+    for i in range(n):
+        w = weights[i]
+        for j in range(k):
+            out[i, j] = probs[i, j] * w
+        out[i, targets[i]] -= w
+
+
+def softmax_xent_backward(probs: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """d loss / d logits = (softmax - onehot(target)) * weight of each row."""
+    out = np.empty_like(probs)
+    _softmax_xent_backward(probs, targets, weights.astype(probs.dtype, copy=False), out)
+    return out
+
+
+# ---- optimizer updates ---------------------------------------------------------------------------
+
+@_jit
+def _adam_dense(p, g, m, v, lr, beta1, beta2, eps, bc1, bc2, decay):
+    for i in range(p.shape[0]):
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i]
+        m_hat = m[i] / bc1
+        v_hat = v[i] / bc2
+        p[i] -= lr * (m_hat / (math.sqrt(v_hat) + eps) + decay * p[i])
+
+
+def adam_dense(p, g, m, v, lr, beta1, beta2, eps, bc1, bc2, decay) -> None:
+    """One Adam step over whole arrays, in place (all arrays flattened views of the same size)."""
+    _adam_dense(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                lr, beta1, beta2, eps, bc1, bc2, decay)
+
+
+@_jit
+def _adam_rows(p, rows, g, m, v, lr, beta1, beta2, eps, bc1, bc2, decay):
+    d = p.shape[1]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for k in range(d):
+            m[r, k] = beta1 * m[r, k] + (1.0 - beta1) * g[i, k]
+            v[r, k] = beta2 * v[r, k] + (1.0 - beta2) * g[i, k] * g[i, k]
+            m_hat = m[r, k] / bc1
+            v_hat = v[r, k] / bc2
+            p[r, k] -= lr * (m_hat / (math.sqrt(v_hat) + eps) + decay * p[r, k])
+
+
+def adam_rows(p, rows, g, m, v, lr, beta1, beta2, eps, bc1, bc2, decay) -> None:
+    """Adam on the listed rows only (rows unique); other rows and their moments are left alone."""
+    _adam_rows(p, rows, g, m, v, lr, beta1, beta2, eps, bc1, bc2, decay)
+
+
+@_jit
+def _sgd_dense(p, g, buf, lr, momentum, decay):
+    for i in range(p.shape[0]):
+        step = g[i] + decay * p[i]
+        if momentum != 0.0:
+            buf[i] = momentum * buf[i] + step
+            step = buf[i]
+        p[i] -= lr * step
+
+
+def sgd_dense(p, g, buf, lr, momentum, decay) -> None:
+    """p -= lr * (g + decay p), through a momentum buffer when momentum > 0 (in place)."""
+    _sgd_dense(p.reshape(-1), g.reshape(-1), buf.reshape(-1), lr, momentum, decay)
+
+
+@_jit
+def _sgd_rows(p, rows, g, buf, lr, momentum, decay):
+    d = p.shape[1]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for k in range(d):
+            step = g[i, k] + decay * p[r, k]
+            if momentum != 0.0:
+                buf[r, k] = momentum * buf[r, k] + step
+                step = buf[r, k]
+            p[r, k] -= lr * step
+
+
+def sgd_rows(p, rows, g, buf, lr, momentum, decay) -> None:
+    """SGD on the listed rows only (rows unique)."""
+    _sgd_rows(p, rows, g, buf, lr, momentum, decay)
+
+
+@_jit
+def _sum_squares(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += x[i] * x[i]
+    return total
+
+
+def sum_squares(x: np.ndarray) -> float:
+    """Sum of squares in float64 (for gradient norms)."""
+    return float(_sum_squares(np.ascontiguousarray(x).reshape(-1)))

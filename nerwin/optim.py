@@ -1,0 +1,178 @@
+"""Optimizers, in order of increasing complexity: SGD (with optional momentum), then Adam.
+
+Updates are in-place kernel work on parameter data, outside the graph. A parameter whose gradient is
+row-sparse (`RowGrad`, from an embedding lookup) is updated on the rows the batch used and no others:
+
+- SGD: exactly the dense update (rows with zero gradient would not move anyway), unless momentum or
+  weight decay is on, in which case rows outside the batch keep their momentum and are not decayed.
+- Adam ("lazy Adam", as TensorFlow's LazyAdamOptimizer): the moments m, v and the values of a row
+  change only on steps whose batch uses that row; bias correction uses the global step count.
+  Dense Adam would keep moving every row by its stale momentum each step; lazy Adam does not, and
+  costs O(rows used) instead of O(table) per step.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+
+from .autodiff import kernels
+from .autodiff.tensor import RowGrad, Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm"]
+
+
+class Optimizer:
+    """Holds the parameters; `zero_grad()` clears their gradients, `step()` updates them."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float):
+        self.params = [p for p in params]
+        if not self.params:
+            raise ValueError("optimizer got no parameters")
+        if not all(isinstance(p, Tensor) and p.requires_grad for p in self.params):
+            raise ValueError("optimizer parameters must be tensors that require grad")
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"learning rate must be positive and finite, got {lr}")
+        self.lr = float(lr)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The optimizer's state as arrays (for checkpoints)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for key, value in state.items():
+            target = self._state_arrays().get(key)
+            if target is None or target.shape != np.shape(value):
+                raise ValueError(f"optimizer state {key!r} does not match this optimizer")
+            target[...] = value
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+
+def _rows_of(grad: RowGrad) -> tuple[np.ndarray, np.ndarray]:
+    rows, values = grad.coalesce()
+    return rows, np.ascontiguousarray(values)
+
+
+class SGD(Optimizer):
+    """p -= lr * (g + weight_decay * p); with momentum mu: b = mu b + (g + wd p), p -= lr * b."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 0.01, momentum: float = 0.0,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+        # without momentum the kernels never read the buffer: a one-element stand-in keeps the call uniform
+        self.buffers = [np.zeros_like(p.data) if momentum else np.zeros((1,) * p.ndim, p.dtype)
+                        for p in self.params]
+
+    def step(self) -> None:
+        for p, buf in zip(self.params, self.buffers):
+            g = p.grad
+            if g is None:
+                continue
+            if isinstance(g, RowGrad):
+                rows, values = _rows_of(g)
+                kernels.sgd_rows(p.data, rows, values.astype(p.dtype, copy=False), buf, self.lr,
+                                 self.momentum, self.weight_decay)
+            else:
+                kernels.sgd_dense(p.data, np.ascontiguousarray(g, dtype=p.dtype), buf, self.lr,
+                                  self.momentum, self.weight_decay)
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {f"buf.{i}": b for i, b in enumerate(self.buffers)} if self.momentum else {}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self._state_arrays().items()}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), with optional decoupled weight decay (AdamW, Loshchilov & Hutter).
+
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+    m_hat = m / (1 - b1^t);  v_hat = v / (1 - b2^t)
+    p -= lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * p)
+    Row-sparse gradients get lazy per-row updates (see the module docstring).
+    """
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        b1, b2 = betas
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0, got {eps}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.beta1, self.beta2, self.eps, self.weight_decay = float(b1), float(b2), float(eps), float(weight_decay)
+        self.t = 0
+        self.m = [np.zeros_like(p.data) for p in self.params]
+        self.v = [np.zeros_like(p.data) for p in self.params]
+
+    def step(self) -> None:
+        self.t += 1
+        bias_correction1 = 1.0 - self.beta1 ** self.t
+        bias_correction2 = 1.0 - self.beta2 ** self.t
+        args = (self.lr, self.beta1, self.beta2, self.eps, bias_correction1, bias_correction2, self.weight_decay)
+        for p, m, v in zip(self.params, self.m, self.v):
+            g = p.grad
+            if g is None:
+                continue
+            if isinstance(g, RowGrad):
+                rows, values = _rows_of(g)
+                kernels.adam_rows(p.data, rows, values.astype(p.dtype, copy=False), m, v, *args)
+            else:
+                kernels.adam_dense(p.data, np.ascontiguousarray(g, dtype=p.dtype), m, v, *args)
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        state = {f"m.{i}": m for i, m in enumerate(self.m)}
+        state.update({f"v.{i}": v for i, v in enumerate(self.v)})
+        return state
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = {k: a.copy() for k, a in self._state_arrays().items()}
+        state["t"] = np.array(self.t, dtype=np.int64)
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        state = dict(state)
+        self.t = int(state.pop("t", 0))
+        super().load_state_dict(state)
+
+
+def clip_grad_norm(params: Iterable[Tensor], max_norm: float) -> float:
+    """Scale all gradients so their global L2 norm is at most `max_norm`; returns the norm before.
+
+    Row-sparse gradients are coalesced first, so a row used twice counts once with its summed value.
+    """
+    params = [p for p in params if p.grad is not None]
+    total = 0.0
+    for p in params:
+        if isinstance(p.grad, RowGrad):
+            total += kernels.sum_squares(p.grad.coalesce()[1])
+        else:
+            total += kernels.sum_squares(p.grad)
+    norm = math.sqrt(total)
+    if norm > max_norm > 0:
+        scale = max_norm / (norm + 1e-12)
+        for p in params:
+            if isinstance(p.grad, RowGrad):
+                rows, values = p.grad.coalesce()
+                p.grad = RowGrad(rows, values * scale, p.grad.shape)
+                p.grad._coalesced = (p.grad.rows, p.grad.values)
+            else:
+                p.grad = p.grad * scale
+    return norm
