@@ -248,3 +248,50 @@ def _sum_squares(x):
 def sum_squares(x: np.ndarray) -> float:
     """Sum of squares in float64 (for gradient norms)."""
     return float(_sum_squares(np.ascontiguousarray(x).reshape(-1)))
+
+
+# ---- chain decoding --------------------------------------------------------------------------------
+
+@_jit
+def _viterbi(scores, lengths, start, trans, out, back, best):
+    k = scores.shape[1]
+    at = 0
+    for s in range(lengths.shape[0]):
+        n = lengths[s]
+        if n == 0:
+            continue
+        for j in range(k):
+            best[0, j] = start[j] + scores[at, j]
+        for t in range(1, n):
+            for j in range(k):
+                arg = 0
+                top = best[t - 1, 0] + trans[0, j]
+                for i in range(1, k):
+                    v = best[t - 1, i] + trans[i, j]
+                    if v > top:
+                        top = v
+                        arg = i
+                best[t, j] = top + scores[at + t, j]
+                back[t, j] = arg
+        arg = 0
+        for j in range(1, k):
+            if best[n - 1, j] > best[n - 1, arg]:
+                arg = j
+        for t in range(n - 1, -1, -1):
+            out[at + t] = arg
+            arg = back[t, arg]
+        at += n
+
+
+def viterbi(scores: np.ndarray, lengths: np.ndarray, start: np.ndarray, trans: np.ndarray) -> np.ndarray:
+    """Best label path of each chain: scores (N, K) for the concatenated chains of `lengths`,
+    maximizing sum_t scores[t, y_t] + start[y_0] + sum_t trans[y_(t-1), y_t]. Returns (N,) labels."""
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    longest = int(lengths.max()) if len(lengths) else 0
+    k = scores.shape[1]
+    out = np.zeros(len(scores), dtype=np.int64)
+    back = np.zeros((max(longest, 1), k), dtype=np.int64)
+    best = np.zeros((max(longest, 1), k), dtype=np.float64)
+    _viterbi(np.ascontiguousarray(scores, dtype=np.float64), lengths, start.astype(np.float64),
+             trans.astype(np.float64), out, back, best)
+    return out

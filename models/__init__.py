@@ -1,0 +1,1 @@
+"""Models shipped with nerwin (data only: JSON and safetensors folders, no code)."""

@@ -1,0 +1,180 @@
+"""Turning tokens into feature ids: word, capitalization, and optional prefix/suffix/shape columns.
+
+Each feature column maps a token to a string key, and the key to an id in that column's vocabulary.
+Ids 0 and 1 are reserved in every column: 0 pads the window beyond the sentence edges, 1 is UNK.
+Words are lowercased with digits mapped to 0 ("1996" -> "0000"), so "Paris" and "PARIS" share a row
+and the capitalization column tells them apart.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+__all__ = ["PAD", "UNK", "FeatureColumn", "Featurizer", "normalize_word", "caps_class", "word_shape",
+           "Encoded"]
+
+PAD, UNK = 0, 1
+PAD_KEY, UNK_KEY = "<pad>", "<unk>"
+_DIGITS = re.compile(r"\d")
+
+
+def normalize_word(token: str) -> str:
+    """Lowercase, every digit -> 0."""
+    return _DIGITS.sub("0", token.lower())
+
+
+def caps_class(token: str) -> str:
+    """One of: lower, Title, UPPER, mIxed, digit-initial / no letters (punct, numbers)."""
+    if not any(c.isalpha() for c in token):
+        return "noalpha"
+    if token.islower():
+        return "lower"
+    if token.isupper():
+        return "upper"
+    if token[0].isupper() and token[1:] == token[1:].lower():
+        return "title"
+    return "mixed"
+
+
+def word_shape(token: str) -> str:
+    """Characters as X/x/d/other, runs collapsed: "McDonald's" -> "XxXx'x", "1996-08-22" -> "d-d-d"."""
+    out = []
+    for c in token:
+        s = "X" if c.isupper() else "x" if c.isalpha() else "d" if c.isdigit() else c
+        if not out or out[-1] != s:
+            out.append(s)
+    return "".join(out)
+
+
+def _suffix(n: int) -> Callable[[str], str]:
+    return lambda token: normalize_word(token)[-n:]
+
+
+def _prefix(n: int) -> Callable[[str], str]:
+    return lambda token: normalize_word(token)[:n]
+
+
+KEYS: dict[str, Callable[[str], str]] = {
+    "word": normalize_word,
+    "caps": caps_class,
+    "shape": word_shape,
+    "suffix2": _suffix(2),
+    "suffix3": _suffix(3),
+    "prefix3": _prefix(3),
+}
+
+
+@dataclass
+class FeatureColumn:
+    """One feature: how a token becomes a key, its vocabulary, and its embedding size."""
+
+    name: str
+    dim: int
+    vocab: list[str] = field(default_factory=lambda: [PAD_KEY, UNK_KEY])
+
+    def __post_init__(self) -> None:
+        if self.name not in KEYS:
+            raise ValueError(f"unknown feature {self.name!r}; known: {', '.join(KEYS)}")
+        self.key = KEYS[self.name]
+        self.index = {k: i for i, k in enumerate(self.vocab)}
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "dim": self.dim, "vocab": self.vocab}
+
+
+@dataclass
+class Encoded:
+    """A corpus as flat id arrays with `half` pad ids between sentences, for fast window lookups.
+
+    `ids[c]` holds column c's ids over the padded stream; `positions[i]` is the stream position of the
+    i-th real token; `tags` its tag id (or -1 when unknown); `lengths` the sentence lengths.
+    """
+
+    ids: list[np.ndarray]
+    positions: np.ndarray
+    tags: np.ndarray
+    lengths: np.ndarray
+    half: int
+
+    def windows(self, batch_positions: np.ndarray) -> list[np.ndarray]:
+        """(n, 2*half+1) id matrices, one per column, for the tokens at these stream positions."""
+        offsets = np.arange(-self.half, self.half + 1)
+        where = batch_positions[:, None] + offsets[None, :]
+        return [ids[where] for ids in self.ids]
+
+
+class Featurizer:
+    """The feature columns of a model and the window size; turns sentences into `Encoded`."""
+
+    def __init__(self, columns: list[FeatureColumn], half_window: int):
+        if half_window < 0:
+            raise ValueError("window must be >= 0 words on each side")
+        self.columns = columns
+        self.half = half_window
+        self._cache: dict[str, tuple[int, ...]] = {}
+
+    @property
+    def width(self) -> int:
+        return 2 * self.half + 1
+
+    @classmethod
+    def build(cls, sentences: Iterable[Sequence[str]], dims: dict[str, int], half_window: int,
+              min_counts: dict[str, int] | None = None) -> "Featurizer":
+        """Vocabularies from training tokens: keys seen at least min_count times (default 1 for words
+        and caps, 2 for affixes and shapes), most frequent first."""
+        min_counts = min_counts or {}
+        counters = {name: Counter() for name in dims}
+        for tokens in sentences:
+            for tok in tokens:
+                for name, counter in counters.items():
+                    counter[KEYS[name](tok)] += 1
+        columns = []
+        for name, dim in dims.items():
+            floor = min_counts.get(name, 1 if name in ("word", "caps") else 2)
+            keys = sorted((k for k, c in counters[name].items() if c >= floor),
+                          key=lambda k: (-counters[name][k], k))
+            columns.append(FeatureColumn(name, dim, [PAD_KEY, UNK_KEY, *keys]))
+        return cls(columns, half_window)
+
+    def token_ids(self, token: str) -> tuple[int, ...]:
+        """The id of a token in every column (memoized: text repeats a lot)."""
+        ids = self._cache.get(token)
+        if ids is None:
+            ids = tuple(c.index.get(c.key(token), UNK) for c in self.columns)
+            if len(self._cache) < 500_000:
+                self._cache[token] = ids
+        return ids
+
+    def encode(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int]] | None = None) -> Encoded:
+        """Flat padded id streams for a list of tokenized sentences (and their tag ids, if known)."""
+        h = self.half
+        lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
+        total = int(lengths.sum()) + h * (len(sentences) + 1)
+        stream = np.zeros((total, len(self.columns)), dtype=np.int64)
+        positions = np.empty(int(lengths.sum()), dtype=np.int64)
+        at, k = h, 0
+        for tokens in sentences:
+            n = len(tokens)
+            if n:
+                stream[at:at + n] = [self.token_ids(t) for t in tokens]
+                positions[k:k + n] = np.arange(at, at + n)
+            at += n + h
+            k += n
+        if tags is None:
+            tag_ids = np.full(len(positions), -1, dtype=np.int64)
+        else:
+            tag_ids = np.fromiter((t for seq in tags for t in seq), dtype=np.int64, count=len(positions))
+        ids = [np.ascontiguousarray(stream[:, c]) for c in range(len(self.columns))]
+        return Encoded(ids, positions, tag_ids, lengths, h)
+
+    def to_json(self) -> dict:
+        return {"half_window": self.half, "columns": [c.to_json() for c in self.columns]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Featurizer":
+        return cls([FeatureColumn(c["name"], int(c["dim"]), list(c["vocab"])) for c in data["columns"]],
+                   int(data["half_window"]))

@@ -1,0 +1,39 @@
+"""The window network: concatenated embeddings of a window of words -> one hidden layer -> tag scores.
+
+For a word at position t with window half-width h, each feature column c contributes the embeddings
+of the 2h+1 words around t (padding beyond the sentence edges), laid side by side:
+
+    x = [L_word e(w_{t-h}) ... L_word e(w_{t+h}), L_caps e(c_{t-h}) ..., ...]
+    a = f(x W1 + b1)            f = tanh (default), hardtanh, relu or sigmoid
+    s = dropout(a) W2 + b2      one score per tag (or one logit in the binary variant)
+
+Built only from nerwin.nn and nerwin.autodiff.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import nn
+from .autodiff import functions as F
+from .autodiff.tensor import Tensor
+
+__all__ = ["WindowModel"]
+
+
+class WindowModel(nn.Module):
+    def __init__(self, vocab_sizes: list[int], dims: list[int], width: int, hidden: int, n_out: int,
+                 activation: str, dropout: float, rng: np.random.Generator):
+        if activation not in nn.ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(nn.ACTIVATIONS)}")
+        self.embeddings = [nn.Embedding(v, d, rng) for v, d in zip(vocab_sizes, dims)]
+        self.hidden = nn.Linear(width * sum(dims), hidden, rng)
+        self.activation = nn.ACTIVATIONS[activation]()
+        self.dropout = nn.Dropout(dropout, rng)
+        self.output = nn.Linear(hidden, n_out, rng)
+
+    def forward(self, windows: list[np.ndarray]) -> Tensor:
+        """windows: one (n, width) id matrix per feature column -> (n, n_out) scores."""
+        parts = [emb.windows(ids) for emb, ids in zip(self.embeddings, windows)]
+        x = parts[0] if len(parts) == 1 else F.concatenate(parts, axis=1)
+        a = self.activation(self.hidden(x))
+        return self.output(self.dropout(a))

@@ -1,0 +1,114 @@
+"""Model folders: JSON for everything that is not a number, safetensors for the arrays. No pickle.
+
+    model/
+      config.json          format name and version, hyper-parameters, tag set, feature settings
+      vocab.json           the vocabulary of each feature column
+      weights.safetensors  the parameters (float32), by dotted name
+
+Loading reads JSON and raw arrays only, so a model file can never run code. Writing goes to a
+temporary folder beside the target, then renames it into place: a crash leaves either the old
+model or the new one, never half of one. An existing model is only replaced when asked to.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .errors import NerwinError
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "save_folder", "load_folder", "write_json_atomic", "check_writable"]
+
+FORMAT = "nerwin-window-tagger"
+FORMAT_VERSION = 1
+CONFIG, VOCAB, WEIGHTS = "config.json", "vocab.json", "weights.safetensors"
+
+
+def check_writable(path: Path, force: bool) -> None:
+    """Refuse to replace an existing model (or any existing path) unless force."""
+    if path.exists() and not force:
+        raise NerwinError(f"{path}: already exists; pass --force to replace it")
+    if path.exists() and not (path / CONFIG).is_file():
+        raise NerwinError(f"{path}: exists and is not a nerwin model folder; refusing to replace it")
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON to `path` through a temporary file and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    _fsync_write(tmp, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
+    os.replace(tmp, path)
+
+
+def save_folder(path: str | Path, config: dict, vocab: dict, arrays: dict[str, np.ndarray],
+                extra_files: dict[str, str] | None = None) -> Path:
+    """Write a model folder atomically (replacing an existing model folder at `path`)."""
+    from safetensors.numpy import save as st_save
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config}
+    _fsync_write(tmp / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
+    _fsync_write(tmp / VOCAB, json.dumps(vocab, ensure_ascii=False).encode())
+    _fsync_write(tmp / WEIGHTS, st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
+    for name, text in (extra_files or {}).items():
+        _fsync_write(tmp / name, text.encode())
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise NerwinError(f"{path}: missing (not a complete nerwin model folder)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise NerwinError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise NerwinError(f"{path}: expected a JSON object")
+    return data
+
+
+def load_folder(path: str | Path) -> tuple[dict, dict, dict[str, np.ndarray]]:
+    """(config, vocab, arrays) of a model folder, checked; NerwinError naming the file if anything is off."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as st_load
+
+    path = Path(path)
+    if not path.exists():
+        raise NerwinError(f"{path}: no such model")
+    if not path.is_dir():
+        raise NerwinError(f"{path}: a model is a folder holding {CONFIG}, {VOCAB} and {WEIGHTS}")
+    config = _read_json(path / CONFIG)
+    if config.get("format") != FORMAT:
+        raise NerwinError(f"{path / CONFIG}: not a nerwin model (format {config.get('format')!r})")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise NerwinError(f"{path / CONFIG}: model format version {version!r}; this nerwin reads version "
+                          f"{FORMAT_VERSION} (upgrade nerwin to read newer models)")
+    vocab = _read_json(path / VOCAB)
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        raise NerwinError(f"{weights}: missing (not a complete nerwin model folder)")
+    try:
+        arrays = st_load(weights.read_bytes())
+    except (SafetensorError, ValueError, OSError) as e:
+        raise NerwinError(f"{weights}: damaged or truncated weights ({e})") from None
+    return config, vocab, arrays

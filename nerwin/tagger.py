@@ -1,0 +1,190 @@
+"""The Python API: load a model, tag text.
+
+    >>> import nerwin
+    >>> tagger = nerwin.load()                       # the shipped model; or nerwin.load("path/to/model")
+    >>> tagger("Samuel Quinn was arrested in Paris .")
+    [Entity(text='Samuel Quinn', label='PER', start=0, end=12, score=0.99), Entity(text='Paris', ...)]
+
+A call takes one raw string (tokenized like CoNLL-2003), a list of strings (many texts), or with
+`tag_tokens` pre-split sentences. Entities carry character offsets into the original string:
+`text[e.start:e.end] == e.text`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import serialize
+from .autodiff.tensor import no_grad
+from .decode import allowed_transitions, decode, log_softmax_rows
+from .errors import NerwinError
+from .features import Encoded, Featurizer
+from .model import WindowModel
+from .tags import repair_iob2, spans
+from .tokenize import Token, tokenize
+
+__all__ = ["Entity", "Tagger", "load", "default_model_path", "MODEL_ENV"]
+
+MODEL_ENV = "NERWIN_MODEL"
+DEFAULT_MODEL = "default"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A named entity found in a text: its characters `text[start:end]`, its type and a confidence."""
+
+    text: str
+    label: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package (or the folder named by NERWIN_MODEL)."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    return Path(str(resources.files("nerwin.models") / DEFAULT_MODEL))
+
+
+class Tagger:
+    """A trained window tagger: feature maps, network, tag set, and IOB2-constrained decoding."""
+
+    def __init__(self, featurizer: Featurizer, model: WindowModel, tags: list[str], config: dict):
+        self.featurizer = featurizer
+        self.model = model.eval()
+        self.tags = list(tags)
+        self.config = config
+        self.binary = config.get("task") == "binary"
+        self.start, self.trans = allowed_transitions(self.tags)
+
+    # ---- scoring -----------------------------------------------------------------------------
+    def scores(self, enc: Encoded, batch_size: int = 4096) -> np.ndarray:
+        """Raw network outputs (N, n_out) for every token of an encoded corpus."""
+        self.model.eval()
+        out = np.empty((len(enc.positions), self.model.output.weight.shape[1]), dtype=np.float32)
+        with no_grad():
+            for i in range(0, len(enc.positions), batch_size):
+                out[i:i + batch_size] = self.model(enc.windows(enc.positions[i:i + batch_size])).data
+        return out
+
+    def predict(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        """(tag ids, probability of each chosen tag) for every token, decoded into valid IOB2."""
+        raw = self.scores(enc)
+        if self.binary:  # one logit: "is this word (part of) a location?"
+            p = 1.0 / (1.0 + np.exp(-raw[:, 0].astype(np.float64)))
+            ids = (p >= 0.5).astype(np.int64)
+            return ids, np.where(ids == 1, p, 1 - p)
+        ids = decode(raw, enc.lengths, self.start, self.trans)
+        logp = log_softmax_rows(raw.astype(np.float64))
+        return ids, np.exp(logp[np.arange(len(ids)), ids])
+
+    def _tag_names(self, ids: np.ndarray, lengths: np.ndarray) -> list[list[str]]:
+        names = np.array(self.tags, dtype=object)[ids]
+        out, at = [], 0
+        for n in lengths:
+            seq = names[at:at + n].tolist()
+            if self.binary:
+                seq = repair_iob2(["I-LOC" if t != "O" else "O" for t in seq])
+            out.append(seq)
+            at += n
+        return out
+
+    # ---- public API --------------------------------------------------------------------------
+    def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """IOB2 tags for pre-split sentences (lists of tokens)."""
+        sentences = [list(s) for s in sentences]
+        if not sentences:
+            return []
+        enc = self.featurizer.encode(sentences)
+        ids, _ = self.predict(enc)
+        return self._tag_names(ids, enc.lengths)
+
+    def tag_texts(self, texts: Iterable[str | Sequence[str]]) -> list[list[Entity]]:
+        """Entities of many texts at once (raw strings, or token lists whose offsets count tokens
+        joined by single spaces)."""
+        texts = list(texts)
+        tokenized: list[list[Token]] = []
+        originals: list[str] = []
+        for text in texts:
+            if isinstance(text, str):
+                tokenized.append(tokenize(text))
+                originals.append(text)
+            else:
+                joined, toks, at = " ".join(text), [], 0
+                for tok in text:
+                    toks.append(Token(tok, at, at + len(tok)))
+                    at += len(tok) + 1
+                tokenized.append(toks)
+                originals.append(joined)
+        if not tokenized:
+            return []
+        enc = self.featurizer.encode([[t.text for t in toks] for toks in tokenized])
+        ids, probs = self.predict(enc)
+        names = self._tag_names(ids, enc.lengths)
+        results, at = [], 0
+        for toks, text, seq in zip(tokenized, originals, names):
+            ents = []
+            for s, e, label in spans(seq):
+                start, end = toks[s].start, toks[e - 1].end
+                ents.append(Entity(text[start:end], label, start, end,
+                                   round(float(probs[at + s:at + e].mean()), 4)))
+            results.append(ents)
+            at += len(toks)
+        return results
+
+    def __call__(self, text: str | Sequence[str]) -> list[Entity] | list[list[Entity]]:
+        """Entities of one raw string; or, given a list of strings, a list of entity lists."""
+        if isinstance(text, str):
+            return self.tag_texts([text])[0]
+        return self.tag_texts(text)
+
+    # ---- files -------------------------------------------------------------------------------
+    def save(self, path: str | Path, card: str | None = None) -> Path:
+        vocab = {c.name: c.vocab for c in self.featurizer.columns}
+        config = dict(self.config)
+        config["features"] = {"half_window": self.featurizer.half,
+                              "columns": [{"name": c.name, "dim": c.dim} for c in self.featurizer.columns]}
+        config["tags"] = self.tags
+        extra = {"README.md": card} if card else None
+        return serialize.save_folder(path, config, vocab, self.model.state_dict(), extra)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Tagger":
+        config, vocab, arrays = serialize.load_folder(path)
+        where = Path(path) / serialize.CONFIG
+        try:
+            feats = config["features"]
+            columns = [{"name": c["name"], "dim": c["dim"], "vocab": vocab[c["name"]]} for c in feats["columns"]]
+            featurizer = Featurizer.from_json({"half_window": feats["half_window"], "columns": columns})
+            net = config["network"]
+            tags = list(config["tags"])
+            model = WindowModel([len(c.vocab) for c in featurizer.columns], [c.dim for c in featurizer.columns],
+                                featurizer.width, int(net["hidden"]), 1 if config.get("task") == "binary"
+                                else len(tags), net["activation"], float(net["dropout"]),
+                                np.random.default_rng(0))
+        except (KeyError, TypeError, ValueError) as e:
+            raise NerwinError(f"{where}: incomplete or inconsistent model config ({e!s})") from None
+        try:
+            model.load_state_dict(arrays)
+        except ValueError as e:
+            raise NerwinError(f"{Path(path) / serialize.WEIGHTS}: does not match {where}: {e}") from None
+        return cls(featurizer, model, tags, config)
+
+
+def load(path: str | Path | None = None) -> Tagger:
+    """Load a model folder; without a path, the model shipped with nerwin."""
+    if path is None:
+        path = default_model_path()
+        if not (Path(path) / serialize.CONFIG).is_file():
+            raise NerwinError(f"{path}: the default model is not installed; train one with `nerwin train` "
+                              "and pass its folder")
+    return Tagger.load(path)

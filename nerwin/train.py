@@ -1,0 +1,228 @@
+"""Training the window tagger: minibatch Adam on softmax cross-entropy, early stopping on dev F1.
+
+    >>> from nerwin.data import load_corpus
+    >>> from nerwin.train import TrainConfig, train
+    >>> result = train(load_corpus("data/conll2003"), "models/mine", TrainConfig(epochs=10))
+
+The best model (by dev F1) is written atomically each time it improves, so an interrupted run
+(Ctrl-C, a crash, a kill) leaves the best model so far on disk. Same seed, same data, same model.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import __version__, optim
+from .autodiff import functions as F
+from .errors import NerwinError
+from .features import UNK, Featurizer
+from .metrics import score
+from .model import WindowModel
+from .serialize import check_writable, write_json_atomic
+from .tagger import Tagger
+from .tags import parse_tag
+
+__all__ = ["TrainConfig", "TrainResult", "train", "tag_set", "corpus_split"]
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of the window tagger and its training (defaults: the shipped model)."""
+
+    window: int = 2            # words on each side of the centre word
+    word_dim: int = 50
+    caps_dim: int = 5
+    suffix_dim: int = 0        # 3-letter suffix embedding (0 = off)
+    prefix_dim: int = 0        # 3-letter prefix embedding (0 = off)
+    shape_dim: int = 0         # word-shape embedding, e.g. "Xx-Xx" (0 = off)
+    hidden: int = 300
+    activation: str = "tanh"
+    dropout: float = 0.5
+    lr: float = 1e-3
+    lr_decay: float = 1.0      # multiply the learning rate by this after each epoch
+    weight_decay: float = 0.0
+    clip: float = 5.0          # global gradient-norm clip (0 = off)
+    batch_size: int = 256
+    epochs: int = 30
+    patience: int = 4          # stop after this many epochs without a better dev F1
+    unk_rate: float = 0.5      # chance a word seen once in train is replaced by UNK in a batch
+    seed: int = 1
+    task: str = "tags"         # "tags" (IOB2 tagger) or "binary" (is the centre word a LOC?)
+
+    def check(self) -> None:
+        if self.window < 0 or self.hidden < 1 or self.batch_size < 1 or self.epochs < 1 or self.word_dim < 1:
+            raise NerwinError("window >= 0, hidden, batch size, epochs and word dim >= 1 are required")
+        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.unk_rate <= 1.0:
+            raise NerwinError("dropout must be in [0, 1) and unk rate in [0, 1]")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise NerwinError(f"learning rate must be positive, got {self.lr}")
+        if self.task not in ("tags", "binary"):
+            raise NerwinError(f"task must be 'tags' or 'binary', got {self.task!r}")
+
+    def feature_dims(self) -> dict[str, int]:
+        dims = {"word": self.word_dim, "caps": self.caps_dim, "suffix3": self.suffix_dim,
+                "prefix3": self.prefix_dim, "shape": self.shape_dim}
+        return {k: v for k, v in dims.items() if v > 0}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class TrainResult:
+    best_dev_f1: float
+    best_epoch: int
+    epochs_run: int
+    interrupted: bool
+    seconds: float
+    tokens_per_second: float
+    path: Path | None
+    log: list[dict] = field(default_factory=list)
+
+
+def corpus_split(corpus, name: str) -> tuple[list[list[str]], list[list[str]]]:
+    """(tokens, tags) lists of a split of a DatasetDict (or a dict of Sentence lists)."""
+    split = corpus[name]
+    if hasattr(split, "column_names"):
+        return [list(t) for t in split["tokens"]], [list(t) for t in split["tags"]]
+    return [s.tokens for s in split], [s.tags for s in split]
+
+
+def tag_set(sequences: Sequence[Sequence[str]]) -> list[str]:
+    """The IOB2 tags of a corpus in a stable order: O, then B-/I- of each type alphabetically."""
+    types = sorted({parse_tag(t)[1] for seq in sequences for t in seq} - {None})
+    return ["O"] + [f"{p}-{k}" for k in types for p in "BI"]
+
+
+def _binary_targets(tags: list[str]) -> np.ndarray:
+    return np.array([1.0 if t.endswith("-LOC") else 0.0 for t in tags], dtype=np.float32)
+
+
+def _only_loc(seqs: list[list[str]]) -> list[list[str]]:
+    return [[t if t.endswith("-LOC") else "O" for t in s] for s in seqs]
+
+
+def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, force: bool = False,
+          log_path: str | Path | None = None, progress: Callable[[dict], None] | None = None,
+          command: str | None = None) -> TrainResult:
+    """Train on corpus["train"], pick the epoch by dev F1 on corpus["validation"], save the best to `out`.
+
+    `progress` is called after every batch with {"epoch", "step", "tokens", "loss", ...} and after every
+    epoch with {"epoch", "dev_f1", ...} (key "end"). Ctrl-C stops training and keeps the best model.
+    """
+    config = config or TrainConfig()
+    config.check()
+    out = Path(out) if out is not None else None
+    if out is not None:
+        check_writable(out, force)
+    train_tokens, train_tags = corpus_split(corpus, "train")
+    dev_tokens, dev_tags = corpus_split(corpus, "validation")
+    tags = tag_set(train_tags)
+    unseen = sorted({t for seq in dev_tags for t in seq} - set(tags))
+    if unseen:
+        raise NerwinError(f"validation data has tags never seen in training: {', '.join(unseen)}")
+    tag_index = {t: i for i, t in enumerate(tags)}
+
+    featurizer = Featurizer.build(train_tokens, config.feature_dims(), config.window)
+    enc = featurizer.encode(train_tokens, [[tag_index[t] for t in seq] for seq in train_tags])
+    dev_enc = featurizer.encode(dev_tokens)
+    word_col = [c.name for c in featurizer.columns].index("word")
+    counts = Counter(featurizer.columns[word_col].key(t) for s in train_tokens for t in s)
+    singleton = np.zeros(len(featurizer.columns[word_col].vocab), dtype=bool)
+    for key, idx in featurizer.columns[word_col].index.items():
+        singleton[idx] = counts.get(key, 0) == 1
+    binary_y = _binary_targets([t for seq in train_tags for t in seq]) if config.task == "binary" else None
+
+    rng_init, rng_drop, rng_order, rng_unk = (np.random.default_rng([config.seed, i]) for i in range(4))
+    n_out = 1 if config.task == "binary" else len(tags)
+    model = WindowModel([len(c.vocab) for c in featurizer.columns], [c.dim for c in featurizer.columns],
+                        featurizer.width, config.hidden, n_out, config.activation, config.dropout, rng_init)
+    model.dropout.rng = rng_drop
+    opt = optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    saved_config = {"task": config.task, "tags": tags, "nerwin_version": __version__,
+                    "network": {"hidden": config.hidden, "activation": config.activation,
+                                "dropout": config.dropout},
+                    "training": asdict(config), "command": command}
+    tagger = Tagger(featurizer, model, tags, saved_config)
+
+    dev_gold = _only_loc(dev_tags) if config.task == "binary" else dev_tags
+    log: list[dict] = []
+    best_f1, best_epoch, epoch, bad_epochs, interrupted = -1.0, 0, 0, 0, False
+    n = len(enc.positions)
+    started = time.perf_counter()
+    train_seconds = 0.0
+    try:
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            order = rng_order.permutation(n)
+            total_loss, t0 = 0.0, time.perf_counter()
+            for step, b in enumerate(range(0, n, config.batch_size), start=1):
+                batch = order[b:b + config.batch_size]
+                windows = enc.windows(enc.positions[batch])
+                if config.unk_rate > 0:
+                    w = windows[word_col]
+                    w[singleton[w] & (rng_unk.random(w.shape) < config.unk_rate)] = UNK
+                logits = model(windows)
+                if binary_y is None:
+                    loss = F.cross_entropy(logits, enc.tags[batch])
+                else:
+                    loss = F.binary_cross_entropy_with_logits(logits.reshape(-1), binary_y[batch])
+                opt.zero_grad()
+                loss.backward()
+                if config.clip > 0:
+                    optim.clip_grad_norm(opt.params, config.clip)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise NerwinError(f"loss became {value} at epoch {epoch}, step {step}; training stopped "
+                                      f"(the best model so far is kept{f' in {out}' if out else ''}); "
+                                      "try a smaller --lr")
+                opt.step()
+                total_loss += value * len(batch)
+                if progress is not None:
+                    progress({"epoch": epoch, "step": step, "tokens": min(b + len(batch), n), "total": n,
+                              "loss": value})
+            epoch_seconds = time.perf_counter() - t0
+            train_seconds += epoch_seconds
+            model.eval()
+            ids, _ = tagger.predict(dev_enc)
+            report = score(dev_gold, tagger._tag_names(ids, dev_enc.lengths))
+            improved = report["f1"] > best_f1
+            entry = {"epoch": epoch, "loss": total_loss / n, "dev_f1": report["f1"],
+                     "dev_conlleval_f1": report["conlleval"]["f1"], "lr": opt.lr,
+                     "train_seconds": round(epoch_seconds, 2), "tokens_per_second": round(n / epoch_seconds),
+                     "best": improved}
+            log.append(entry)
+            if improved:
+                best_f1, best_epoch, bad_epochs = report["f1"], epoch, 0
+                if out is not None:
+                    tagger.config["dev"] = {"epoch": epoch, "f1": report["f1"],
+                                            "conlleval_f1": report["conlleval"]["f1"]}
+                    tagger.save(out)
+            else:
+                bad_epochs += 1
+            if log_path is not None:
+                write_json_atomic(Path(log_path), {"config": asdict(config), "epochs": log})
+            if progress is not None:
+                progress({"end": True, **entry})
+            if bad_epochs >= config.patience:
+                break
+            opt.lr *= config.lr_decay
+    except KeyboardInterrupt:
+        interrupted = True
+    seconds = time.perf_counter() - started
+    done = sum(e["train_seconds"] > 0 for e in log)
+    return TrainResult(best_f1, best_epoch, len(log), interrupted, seconds,
+                       (n * done / train_seconds) if train_seconds else 0.0, out, log)
+
+
+def dump_log(result: TrainResult) -> str:
+    return json.dumps(result.log, indent=2)
