@@ -39,6 +39,11 @@ def log_softmax_rows(scores: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def decode(scores: np.ndarray, lengths: np.ndarray, start: np.ndarray, trans: np.ndarray) -> np.ndarray:
-    """Tag ids (N,) for the sentences of `lengths` laid end to end in `scores` (N, K) of raw scores."""
-    return kernels.viterbi(log_softmax_rows(scores.astype(np.float64)), lengths, start, trans)
+def decode(scores: np.ndarray, lengths: np.ndarray, start: np.ndarray, trans: np.ndarray,
+           end: np.ndarray | None = None, normalize: bool = True) -> np.ndarray:
+    """Tag ids (N,) for the sentences of `lengths` laid end to end in `scores` (N, K) of raw scores.
+
+    Word-level models (normalize=True) add up log-softmax scores; a CRF passes its raw scores and its
+    learned start/trans/end added to the IOB2 constraints."""
+    scores = scores.astype(np.float64)
+    return kernels.viterbi(log_softmax_rows(scores) if normalize else scores, lengths, start, trans, end)

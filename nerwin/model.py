@@ -7,7 +7,9 @@ of the 2h+1 words around t (padding beyond the sentence edges), laid side by sid
     a = f(x W1 + b1)            f = tanh (default), hardtanh, relu or sigmoid
     s = dropout(a) W2 + b2      one score per tag (or one logit in the binary variant)
 
-Built only from nerwin.nn and nerwin.autodiff.
+With `crf=True` the scores of a sentence feed a linear-chain CRF (Collobert et al.'s sentence-level
+log-likelihood): learned start, transition and end scores, trained with the forward algorithm and
+decoded with Viterbi. Built only from nerwin.nn and nerwin.autodiff.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ __all__ = ["WindowModel"]
 
 class WindowModel(nn.Module):
     def __init__(self, vocab_sizes: list[int], dims: list[int], width: int, hidden: int, n_out: int,
-                 activation: str, dropout: float, rng: np.random.Generator):
+                 activation: str, dropout: float, rng: np.random.Generator, crf: bool = False):
         if activation not in nn.ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(nn.ACTIVATIONS)}")
         self.embeddings = [nn.Embedding(v, d, rng) for v, d in zip(vocab_sizes, dims)]
@@ -30,10 +32,21 @@ class WindowModel(nn.Module):
         self.activation = nn.ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout, rng)
         self.output = nn.Linear(hidden, n_out, rng)
+        self.crf = crf
+        if crf:
+            self.start = nn.Parameter(np.zeros(n_out, dtype=np.float32))
+            self.transitions = nn.Parameter(np.zeros((n_out, n_out), dtype=np.float32))
+            self.end = nn.Parameter(np.zeros(n_out, dtype=np.float32))
 
     def forward(self, windows: list[np.ndarray]) -> Tensor:
         """windows: one (n, width) id matrix per feature column -> (n, n_out) scores."""
+        return self.head(self.gather(windows))
+
+    def gather(self, windows: list[np.ndarray]) -> Tensor:
+        """The input layer x: every column's window embeddings side by side, (n, width * sum(dims))."""
         parts = [emb.windows(ids) for emb, ids in zip(self.embeddings, windows)]
-        x = parts[0] if len(parts) == 1 else F.concatenate(parts, axis=1)
-        a = self.activation(self.hidden(x))
-        return self.output(self.dropout(a))
+        return parts[0] if len(parts) == 1 else F.concatenate(parts, axis=1)
+
+    def head(self, x: Tensor) -> Tensor:
+        """Hidden layer, nonlinearity, dropout, output scores."""
+        return self.output(self.dropout(self.activation(self.hidden(x))))

@@ -63,6 +63,19 @@ def _rows_of(grad: RowGrad) -> tuple[np.ndarray, np.ndarray]:
     return rows, np.ascontiguousarray(values)
 
 
+def _data(p: Tensor) -> np.ndarray:
+    """p.data, made C-contiguous first if needed: the kernels update flat views, and a view of a
+    non-contiguous array would be a copy, silently leaving the parameter unchanged."""
+    if not p.data.flags.c_contiguous:
+        p.data = np.ascontiguousarray(p.data)
+    return p.data
+
+
+def _table(a: np.ndarray) -> np.ndarray:
+    """A (rows, rest) view for the row kernels, so a 1-d or 3-d table works like a 2-d one."""
+    return a.reshape(a.shape[0], -1)
+
+
 class SGD(Optimizer):
     """p -= lr * (g + weight_decay * p); with momentum mu: b = mu b + (g + wd p), p -= lr * b."""
 
@@ -75,7 +88,7 @@ class SGD(Optimizer):
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         self.momentum, self.weight_decay = float(momentum), float(weight_decay)
         # without momentum the kernels never read the buffer: a one-element stand-in keeps the call uniform
-        self.buffers = [np.zeros_like(p.data) if momentum else np.zeros((1,) * p.ndim, p.dtype)
+        self.buffers = [np.zeros(p.shape, p.dtype) if momentum else np.zeros((1,) * p.ndim, p.dtype)
                         for p in self.params]
 
     def step(self) -> None:
@@ -85,10 +98,10 @@ class SGD(Optimizer):
                 continue
             if isinstance(g, RowGrad):
                 rows, values = _rows_of(g)
-                kernels.sgd_rows(p.data, rows, values.astype(p.dtype, copy=False), buf, self.lr,
-                                 self.momentum, self.weight_decay)
+                kernels.sgd_rows(_table(_data(p)), rows, values.astype(p.dtype, copy=False), _table(buf),
+                                 self.lr, self.momentum, self.weight_decay)
             else:
-                kernels.sgd_dense(p.data, np.ascontiguousarray(g, dtype=p.dtype), buf, self.lr,
+                kernels.sgd_dense(_data(p), np.ascontiguousarray(g, dtype=p.dtype), buf, self.lr,
                                   self.momentum, self.weight_decay)
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
@@ -119,8 +132,8 @@ class Adam(Optimizer):
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         self.beta1, self.beta2, self.eps, self.weight_decay = float(b1), float(b2), float(eps), float(weight_decay)
         self.t = 0
-        self.m = [np.zeros_like(p.data) for p in self.params]
-        self.v = [np.zeros_like(p.data) for p in self.params]
+        self.m = [np.zeros(p.shape, p.dtype) for p in self.params]  # C order, as the kernels' flat views need
+        self.v = [np.zeros(p.shape, p.dtype) for p in self.params]
 
     def step(self) -> None:
         self.t += 1
@@ -133,9 +146,10 @@ class Adam(Optimizer):
                 continue
             if isinstance(g, RowGrad):
                 rows, values = _rows_of(g)
-                kernels.adam_rows(p.data, rows, values.astype(p.dtype, copy=False), m, v, *args)
+                kernels.adam_rows(_table(_data(p)), rows, values.astype(p.dtype, copy=False), _table(m),
+                                  _table(v), *args)
             else:
-                kernels.adam_dense(p.data, np.ascontiguousarray(g, dtype=p.dtype), m, v, *args)
+                kernels.adam_dense(_data(p), np.ascontiguousarray(g, dtype=p.dtype), m, v, *args)
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
         state = {f"m.{i}": m for i, m in enumerate(self.m)}

@@ -56,17 +56,23 @@ def save_folder(path: str | Path, config: dict, vocab: dict, arrays: dict[str, n
     from safetensors.numpy import save as st_save
 
     path = Path(path)
+    if path.exists() and not (path / CONFIG).is_file():  # never replace what is not a model
+        raise NerwinError(f"{path}: exists and is not a nerwin model folder; refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     old = path.with_name(f".{path.name}.old-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config}
-    _fsync_write(tmp / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
-    _fsync_write(tmp / VOCAB, json.dumps(vocab, ensure_ascii=False).encode())
-    _fsync_write(tmp / WEIGHTS, st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
-    for name, text in (extra_files or {}).items():
-        _fsync_write(tmp / name, text.encode())
+    try:
+        config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config}
+        _fsync_write(tmp / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
+        _fsync_write(tmp / VOCAB, json.dumps(vocab, ensure_ascii=False).encode())
+        _fsync_write(tmp / WEIGHTS, st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
+        for name, text in (extra_files or {}).items():
+            _fsync_write(tmp / name, text.encode())
+    except BaseException:  # a failed write (disk full, Ctrl-C) leaves the old model and no half folder
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if path.exists():
         os.replace(path, old)
     os.replace(tmp, path)

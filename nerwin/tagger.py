@@ -25,7 +25,7 @@ from .decode import allowed_transitions, decode, log_softmax_rows
 from .errors import NerwinError
 from .features import Encoded, Featurizer
 from .model import WindowModel
-from .tags import repair_iob2, spans
+from .tags import check_tags, repair_iob2, spans
 from .tokenize import Token, tokenize
 
 __all__ = ["Entity", "Tagger", "load", "default_model_path", "MODEL_ENV"]
@@ -52,7 +52,10 @@ def default_model_path() -> Path:
     """The model shipped inside the package (or the folder named by NERWIN_MODEL)."""
     if os.environ.get(MODEL_ENV):
         return Path(os.environ[MODEL_ENV])
-    return Path(str(resources.files("nerwin.models") / DEFAULT_MODEL))
+    try:  # installed: the package `nerwin.models` is the repository's models/ folder
+        return Path(str(resources.files("nerwin.models") / DEFAULT_MODEL))
+    except ModuleNotFoundError:  # running from a source checkout that is not installed
+        return Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL
 
 
 class Tagger:
@@ -83,7 +86,12 @@ class Tagger:
             p = 1.0 / (1.0 + np.exp(-raw[:, 0].astype(np.float64)))
             ids = (p >= 0.5).astype(np.int64)
             return ids, np.where(ids == 1, p, 1 - p)
-        ids = decode(raw, enc.lengths, self.start, self.trans)
+        if self.model.crf:
+            m = self.model
+            ids = decode(raw, enc.lengths, self.start + m.start.data, self.trans + m.transitions.data,
+                         m.end.data, normalize=False)
+        else:
+            ids = decode(raw, enc.lengths, self.start, self.trans)
         logp = log_softmax_rows(raw.astype(np.float64))
         return ids, np.exp(logp[np.arange(len(ids)), ids])
 
@@ -125,13 +133,17 @@ class Tagger:
                     at += len(tok) + 1
                 tokenized.append(toks)
                 originals.append(joined)
+        return self.entities(tokenized, originals)
+
+    def entities(self, tokenized: Sequence[Sequence[Token]], texts: Sequence[str]) -> list[list[Entity]]:
+        """Entities of texts already split into Tokens (with offsets into the matching text)."""
         if not tokenized:
             return []
         enc = self.featurizer.encode([[t.text for t in toks] for toks in tokenized])
         ids, probs = self.predict(enc)
         names = self._tag_names(ids, enc.lengths)
         results, at = [], 0
-        for toks, text, seq in zip(tokenized, originals, names):
+        for toks, text, seq in zip(tokenized, texts, names):
             ents = []
             for s, e, label in spans(seq):
                 start, end = toks[s].start, toks[e - 1].end
@@ -167,11 +179,26 @@ class Tagger:
             featurizer = Featurizer.from_json({"half_window": feats["half_window"], "columns": columns})
             net = config["network"]
             tags = list(config["tags"])
-            model = WindowModel([len(c.vocab) for c in featurizer.columns], [c.dim for c in featurizer.columns],
-                                featurizer.width, int(net["hidden"]), 1 if config.get("task") == "binary"
-                                else len(tags), net["activation"], float(net["dropout"]),
-                                np.random.default_rng(0))
-        except (KeyError, TypeError, ValueError) as e:
+            check_tags(tags)
+            dims, hidden = [c.dim for c in featurizer.columns], int(net["hidden"])
+            n_out = 1 if config.get("task") == "binary" else len(tags)
+            crf = bool(net.get("crf", False))
+            size = (sum(len(c.vocab) * c.dim for c in featurizer.columns)
+                    + (featurizer.width * sum(dims) + 1) * hidden + (hidden + 1) * n_out
+                    + (n_out * (n_out + 2) if crf else 0))
+        except (KeyError, TypeError, ValueError, NerwinError) as e:
+            raise NerwinError(f"{where}: incomplete or inconsistent model config ({e!s})") from None
+        # Sizes in the config must match the saved arrays before anything is allocated (a damaged or
+        # hostile config could otherwise ask for terabytes).
+        saved = sum(int(a.size) for a in arrays.values())
+        if size != saved:
+            raise NerwinError(f"{Path(path) / serialize.WEIGHTS}: holds {saved:,} numbers but {where} "
+                              f"describes a network of {size:,}")
+        try:
+            model = WindowModel([len(c.vocab) for c in featurizer.columns], dims, featurizer.width, hidden,
+                                n_out, net["activation"], float(net["dropout"]), np.random.default_rng(0),
+                                crf=crf)
+        except (TypeError, ValueError) as e:
             raise NerwinError(f"{where}: incomplete or inconsistent model config ({e!s})") from None
         try:
             model.load_state_dict(arrays)

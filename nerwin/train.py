@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
@@ -25,7 +26,7 @@ from .errors import NerwinError
 from .features import UNK, Featurizer
 from .metrics import score
 from .model import WindowModel
-from .serialize import check_writable, write_json_atomic
+from .serialize import check_writable, load_folder, save_folder, write_json_atomic
 from .tagger import Tagger
 from .tags import parse_tag
 
@@ -53,18 +54,22 @@ class TrainConfig:
     epochs: int = 30
     patience: int = 4          # stop after this many epochs without a better dev F1
     unk_rate: float = 0.5      # chance a word seen once in train is replaced by UNK in a batch
+    word_dropout: float = 0.0  # chance any word in a window is replaced by UNK in a batch
     seed: int = 1
     task: str = "tags"         # "tags" (IOB2 tagger) or "binary" (is the centre word a LOC?)
+    crf: bool = False          # sentence-level training: tag transitions, forward algorithm, Viterbi
 
     def check(self) -> None:
         if self.window < 0 or self.hidden < 1 or self.batch_size < 1 or self.epochs < 1 or self.word_dim < 1:
             raise NerwinError("window >= 0, hidden, batch size, epochs and word dim >= 1 are required")
-        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.unk_rate <= 1.0:
-            raise NerwinError("dropout must be in [0, 1) and unk rate in [0, 1]")
+        if not (0.0 <= self.dropout < 1.0 and 0.0 <= self.unk_rate <= 1.0 and 0.0 <= self.word_dropout < 1.0):
+            raise NerwinError("dropout and word dropout must be in [0, 1), unk rate in [0, 1]")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise NerwinError(f"learning rate must be positive, got {self.lr}")
         if self.task not in ("tags", "binary"):
             raise NerwinError(f"task must be 'tags' or 'binary', got {self.task!r}")
+        if self.crf and self.task == "binary":
+            raise NerwinError("the CRF layer is for the tagger, not the binary variant")
 
     def feature_dims(self) -> dict[str, int]:
         dims = {"word": self.word_dim, "caps": self.caps_dim, "suffix3": self.suffix_dim,
@@ -103,6 +108,34 @@ def tag_set(sequences: Sequence[Sequence[str]]) -> list[str]:
     return ["O"] + [f"{p}-{k}" for k in types for p in "BI"]
 
 
+def _batches(enc, order_rng: np.random.Generator, batch_size: int, by_sentence: bool):
+    """(token indices, sentence lengths or None) of each minibatch of an epoch, in a shuffled order.
+
+    Word-level: `batch_size` tokens drawn from anywhere. Sentence-level: whole sentences, in a shuffled
+    order, grouped until they hold at least `batch_size` tokens."""
+    n = len(enc.positions)
+    if not by_sentence:
+        order = order_rng.permutation(n)
+        for b in range(0, n, batch_size):
+            yield order[b:b + batch_size], None
+        return
+    starts = np.concatenate([[0], np.cumsum(enc.lengths)[:-1]])
+    picked: list[int] = []
+    tokens = 0
+    for s in order_rng.permutation(len(enc.lengths)):
+        picked.append(s)
+        tokens += int(enc.lengths[s])
+        if tokens >= batch_size:
+            yield _sentence_tokens(starts, enc.lengths, picked), enc.lengths[picked]
+            picked, tokens = [], 0
+    if picked:
+        yield _sentence_tokens(starts, enc.lengths, picked), enc.lengths[picked]
+
+
+def _sentence_tokens(starts: np.ndarray, lengths: np.ndarray, picked: list[int]) -> np.ndarray:
+    return np.concatenate([np.arange(starts[s], starts[s] + lengths[s]) for s in picked])
+
+
 def _binary_targets(tags: list[str]) -> np.ndarray:
     return np.array([1.0 if t.endswith("-LOC") else 0.0 for t in tags], dtype=np.float32)
 
@@ -111,18 +144,52 @@ def _only_loc(seqs: list[list[str]]) -> list[list[str]]:
     return [[t if t.endswith("-LOC") else "O" for t in s] for s in seqs]
 
 
+def checkpoint_path(out: Path) -> Path:
+    """Where training keeps its resumable state: a folder beside the model."""
+    return out.with_name(out.name + ".checkpoint")
+
+
+def _save_checkpoint(path: Path, model, opt, rngs, state: dict) -> None:
+    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
+    arrays.update({f"optim.{k}": np.asarray(v) for k, v in opt.state_dict().items()})
+    state = {**state, "rngs": [r.bit_generator.state for r in rngs], "lr": opt.lr}
+    save_folder(path, {"checkpoint": state}, {}, arrays)
+
+
+def _load_checkpoint(path: Path, model, opt, rngs) -> dict:
+    config, _, arrays = load_folder(path)
+    try:
+        state = config["checkpoint"]
+        model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+        opt.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("optim.")})
+        for r, saved in zip(rngs, state["rngs"]):
+            r.bit_generator.state = saved
+        opt.lr = float(state["lr"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise NerwinError(f"{path}: checkpoint does not match this training run ({e})") from None
+    return state
+
+
 def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, force: bool = False,
           log_path: str | Path | None = None, progress: Callable[[dict], None] | None = None,
-          command: str | None = None) -> TrainResult:
+          command: str | None = None, resume: bool = False) -> TrainResult:
     """Train on corpus["train"], pick the epoch by dev F1 on corpus["validation"], save the best to `out`.
 
     `progress` is called after every batch with {"epoch", "step", "tokens", "loss", ...} and after every
     epoch with {"epoch", "dev_f1", ...} (key "end"). Ctrl-C stops training and keeps the best model.
+
+    After each epoch the full training state (weights, optimizer moments, random generators, log) is
+    saved to `OUT.checkpoint`; `resume=True` continues from it and ends with the same weights as a run
+    that was never interrupted. The checkpoint is removed when training ends normally.
     """
     config = config or TrainConfig()
     config.check()
     out = Path(out) if out is not None else None
-    if out is not None:
+    ckpt = checkpoint_path(out) if out is not None else None
+    if resume:
+        if ckpt is None or not (ckpt / "config.json").is_file():
+            raise NerwinError(f"{ckpt}: no checkpoint to resume from")
+    elif out is not None:
         check_writable(out, force)
     train_tokens, train_tags = corpus_split(corpus, "train")
     dev_tokens, dev_tags = corpus_split(corpus, "validation")
@@ -142,37 +209,53 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
         singleton[idx] = counts.get(key, 0) == 1
     binary_y = _binary_targets([t for seq in train_tags for t in seq]) if config.task == "binary" else None
 
-    rng_init, rng_drop, rng_order, rng_unk = (np.random.default_rng([config.seed, i]) for i in range(4))
+    rngs = rng_init, rng_drop, rng_order, rng_unk = [np.random.default_rng([config.seed, i]) for i in range(4)]
     n_out = 1 if config.task == "binary" else len(tags)
     model = WindowModel([len(c.vocab) for c in featurizer.columns], [c.dim for c in featurizer.columns],
-                        featurizer.width, config.hidden, n_out, config.activation, config.dropout, rng_init)
+                        featurizer.width, config.hidden, n_out, config.activation, config.dropout, rng_init,
+                        crf=config.crf)
     model.dropout.rng = rng_drop
     opt = optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     saved_config = {"task": config.task, "tags": tags, "nerwin_version": __version__,
                     "network": {"hidden": config.hidden, "activation": config.activation,
-                                "dropout": config.dropout},
+                                "dropout": config.dropout, "crf": config.crf},
                     "training": asdict(config), "command": command}
     tagger = Tagger(featurizer, model, tags, saved_config)
 
     dev_gold = _only_loc(dev_tags) if config.task == "binary" else dev_tags
     log: list[dict] = []
-    best_f1, best_epoch, epoch, bad_epochs, interrupted = -1.0, 0, 0, 0, False
+    best_f1, best_epoch, epoch, bad_epochs, interrupted, first = -1.0, 0, 0, 0, False, 1
     n = len(enc.positions)
+    fingerprint = {"config": asdict(config), "tokens": n, "vocab": [len(c.vocab) for c in featurizer.columns]}
+    if resume:
+        state = _load_checkpoint(ckpt, model, opt, rngs)
+        if state.get("fingerprint") != json.loads(json.dumps(fingerprint)):
+            raise NerwinError(f"{ckpt}: made with other settings or data; resume with the same ones")
+        log, best_f1, best_epoch, bad_epochs = state["log"], state["best_f1"], state["best_epoch"], state["bad"]
+        first = state["epoch"] + 1
+        if state.get("dev"):
+            tagger.config["dev"] = state["dev"]
     started = time.perf_counter()
-    train_seconds = 0.0
+    train_seconds, epochs_here = 0.0, 0
+    finished = False
     try:
-        for epoch in range(1, config.epochs + 1):
+        if resume and bad_epochs >= config.patience:
+            first = config.epochs + 1
+        for epoch in range(first, config.epochs + 1):
             model.train()
-            order = rng_order.permutation(n)
-            total_loss, t0 = 0.0, time.perf_counter()
-            for step, b in enumerate(range(0, n, config.batch_size), start=1):
-                batch = order[b:b + config.batch_size]
+            total_loss, t0, done = 0.0, time.perf_counter(), 0
+            for step, (batch, lengths) in enumerate(_batches(enc, rng_order, config.batch_size, config.crf),
+                                                    start=1):
                 windows = enc.windows(enc.positions[batch])
-                if config.unk_rate > 0:
+                if config.unk_rate > 0 or config.word_dropout > 0:
                     w = windows[word_col]
-                    w[singleton[w] & (rng_unk.random(w.shape) < config.unk_rate)] = UNK
+                    draw = rng_unk.random(w.shape)
+                    w[(singleton[w] & (draw < config.unk_rate)) | (draw < config.word_dropout)] = UNK
                 logits = model(windows)
-                if binary_y is None:
+                if config.crf:
+                    loss = F.crf_nll(logits, F.add(model.start, tagger.start), F.add(model.transitions,
+                                     tagger.trans), model.end, lengths, enc.tags[batch])
+                elif binary_y is None:
                     loss = F.cross_entropy(logits, enc.tags[batch])
                 else:
                     loss = F.binary_cross_entropy_with_logits(logits.reshape(-1), binary_y[batch])
@@ -187,11 +270,12 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
                                       "try a smaller --lr")
                 opt.step()
                 total_loss += value * len(batch)
+                done += len(batch)
                 if progress is not None:
-                    progress({"epoch": epoch, "step": step, "tokens": min(b + len(batch), n), "total": n,
-                              "loss": value})
+                    progress({"epoch": epoch, "step": step, "tokens": done, "total": n, "loss": value})
             epoch_seconds = time.perf_counter() - t0
             train_seconds += epoch_seconds
+            epochs_here += 1
             model.eval()
             ids, _ = tagger.predict(dev_enc)
             report = score(dev_gold, tagger._tag_names(ids, dev_enc.lengths))
@@ -213,16 +297,20 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
                 write_json_atomic(Path(log_path), {"config": asdict(config), "epochs": log})
             if progress is not None:
                 progress({"end": True, **entry})
-            if bad_epochs >= config.patience:
+            stop = bad_epochs >= config.patience
+            if not stop:
+                opt.lr *= config.lr_decay
+            if ckpt is not None and not stop and epoch < config.epochs:
+                _save_checkpoint(ckpt, model, opt, rngs, {
+                    "epoch": epoch, "best_f1": best_f1, "best_epoch": best_epoch, "bad": bad_epochs, "log": log,
+                    "dev": tagger.config.get("dev"), "fingerprint": fingerprint})
+            if stop:
                 break
-            opt.lr *= config.lr_decay
+        finished = True
     except KeyboardInterrupt:
         interrupted = True
+    if finished and ckpt is not None:
+        shutil.rmtree(ckpt, ignore_errors=True)
     seconds = time.perf_counter() - started
-    done = sum(e["train_seconds"] > 0 for e in log)
     return TrainResult(best_f1, best_epoch, len(log), interrupted, seconds,
-                       (n * done / train_seconds) if train_seconds else 0.0, out, log)
-
-
-def dump_log(result: TrainResult) -> str:
-    return json.dumps(result.log, indent=2)
+                       (n * epochs_here / train_seconds) if train_seconds else 0.0, out, log)

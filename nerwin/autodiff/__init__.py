@@ -7,7 +7,7 @@
     array([2., 4., 6.], dtype=float32)
 """
 from . import functions
-from .functions import (binary_cross_entropy_with_logits, concatenate, cross_entropy, dropout, exp, gather,
+from .functions import (binary_cross_entropy_with_logits, concatenate, crf_nll, cross_entropy, dropout, exp, gather,
                         hardtanh, kl_div, log, log_softmax, matmul, mse_loss, relu, reshape, sigmoid,
                         softmax, tanh, transpose, window_gather)
 from .gradcheck import GradcheckError, gradcheck
@@ -18,5 +18,5 @@ __all__ = [
     "gradcheck", "GradcheckError", "functions",
     "exp", "log", "matmul", "reshape", "transpose", "concatenate", "gather", "window_gather",
     "sigmoid", "tanh", "relu", "hardtanh", "softmax", "log_softmax",
-    "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "kl_div", "dropout",
+    "cross_entropy", "binary_cross_entropy_with_logits", "crf_nll", "mse_loss", "kl_div", "dropout",
 ]

@@ -28,7 +28,7 @@ def _choose_cache_dir() -> None:
     if os.access(Path(__file__).parent, os.W_OK):
         return
     for base in (os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", tempfile.gettempdir()):
-        folder = Path(base) / "nerwin" / "numba"
+        folder = Path(base) / "nerwin-numba-cache"  # not "nerwin": a folder of that name in cwd would shadow the package
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:
@@ -83,7 +83,7 @@ def _scatter_add_rows(out, rows, values):
 
 def scatter_add_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     """out[rows[i]] += values[i] for each i, in place (repeated rows add up). Serial on purpose."""
-    _scatter_add_rows(out, rows, values.reshape(len(rows), -1).astype(out.dtype, copy=False))
+    _scatter_add_rows(out, rows, values.reshape(len(rows), out.shape[1]).astype(out.dtype, copy=False))
 
 
 @_jit
@@ -241,7 +241,8 @@ def sgd_rows(p, rows, g, buf, lr, momentum, decay) -> None:
 def _sum_squares(x):
     total = 0.0
     for i in range(x.shape[0]):
-        total += x[i] * x[i]
+        v = np.float64(x[i])  # square in float64 (numba's float() keeps float32): a float32 square overflows
+        total += v * v
     return total
 
 
@@ -253,7 +254,7 @@ def sum_squares(x: np.ndarray) -> float:
 # ---- chain decoding --------------------------------------------------------------------------------
 
 @_jit
-def _viterbi(scores, lengths, start, trans, out, back, best):
+def _viterbi(scores, lengths, start, trans, end, out, back, best):
     k = scores.shape[1]
     at = 0
     for s in range(lengths.shape[0]):
@@ -275,7 +276,7 @@ def _viterbi(scores, lengths, start, trans, out, back, best):
                 back[t, j] = arg
         arg = 0
         for j in range(1, k):
-            if best[n - 1, j] > best[n - 1, arg]:
+            if best[n - 1, j] + end[j] > best[n - 1, arg] + end[arg]:
                 arg = j
         for t in range(n - 1, -1, -1):
             out[at + t] = arg
@@ -283,15 +284,94 @@ def _viterbi(scores, lengths, start, trans, out, back, best):
         at += n
 
 
-def viterbi(scores: np.ndarray, lengths: np.ndarray, start: np.ndarray, trans: np.ndarray) -> np.ndarray:
+def viterbi(scores: np.ndarray, lengths: np.ndarray, start: np.ndarray, trans: np.ndarray,
+            end: np.ndarray | None = None) -> np.ndarray:
     """Best label path of each chain: scores (N, K) for the concatenated chains of `lengths`,
-    maximizing sum_t scores[t, y_t] + start[y_0] + sum_t trans[y_(t-1), y_t]. Returns (N,) labels."""
+    maximizing start[y_0] + sum_t scores[t, y_t] + sum_t trans[y_(t-1), y_t] + end[y_last]."""
     lengths = np.ascontiguousarray(lengths, dtype=np.int64)
     longest = int(lengths.max()) if len(lengths) else 0
     k = scores.shape[1]
+    end = np.zeros(k) if end is None else end
     out = np.zeros(len(scores), dtype=np.int64)
     back = np.zeros((max(longest, 1), k), dtype=np.int64)
     best = np.zeros((max(longest, 1), k), dtype=np.float64)
     _viterbi(np.ascontiguousarray(scores, dtype=np.float64), lengths, start.astype(np.float64),
-             trans.astype(np.float64), out, back, best)
+             trans.astype(np.float64), end.astype(np.float64), out, back, best)
     return out
+
+
+@_jit
+def _logsumexp(x, n):
+    m = x[0]
+    for i in range(1, n):
+        if x[i] > m:
+            m = x[i]
+    total = 0.0
+    for i in range(n):
+        total += math.exp(x[i] - m)
+    return m + math.log(total)
+
+
+@_jit
+def _crf_nll(scores, lengths, targets, start, trans, end, g_scores, g_start, g_trans, g_end, alpha, beta, tmp):
+    k = scores.shape[1]
+    total = 0.0
+    at = 0
+    for s in range(lengths.shape[0]):
+        n = lengths[s]
+        if n == 0:
+            continue
+        for j in range(k):  # forward: alpha[t, j] = log sum over paths ending in j at t
+            alpha[0, j] = start[j] + scores[at, j]
+        for t in range(1, n):
+            for j in range(k):
+                for i in range(k):
+                    tmp[i] = alpha[t - 1, i] + trans[i, j]
+                alpha[t, j] = _logsumexp(tmp, k) + scores[at + t, j]
+        for j in range(k):
+            tmp[j] = alpha[n - 1, j] + end[j]
+        log_z = _logsumexp(tmp, k)
+        for i in range(k):  # backward: beta[t, i] = log sum over continuations from i at t
+            beta[n - 1, i] = end[i]
+        for t in range(n - 2, -1, -1):
+            for i in range(k):
+                for j in range(k):
+                    tmp[j] = trans[i, j] + scores[at + t + 1, j] + beta[t + 1, j]
+                beta[t, i] = _logsumexp(tmp, k)
+        gold = start[targets[at]] + end[targets[at + n - 1]]
+        for t in range(n):  # expected minus observed counts
+            y = targets[at + t]
+            gold += scores[at + t, y]
+            for j in range(k):
+                g_scores[at + t, j] += math.exp(alpha[t, j] + beta[t, j] - log_z)
+            g_scores[at + t, y] -= 1.0
+            if t > 0:
+                gold += trans[targets[at + t - 1], y]
+                g_trans[targets[at + t - 1], y] -= 1.0
+                for i in range(k):
+                    for j in range(k):
+                        g_trans[i, j] += math.exp(alpha[t - 1, i] + trans[i, j] + scores[at + t, j]
+                                                  + beta[t, j] - log_z)
+        for j in range(k):
+            g_start[j] += math.exp(alpha[0, j] + beta[0, j] - log_z)
+            g_end[j] += math.exp(alpha[n - 1, j] + end[j] - log_z)
+        g_start[targets[at]] -= 1.0
+        g_end[targets[at + n - 1]] -= 1.0
+        total += log_z - gold
+        at += n
+    return total
+
+
+def crf_nll(scores, lengths, targets, start, trans, end):
+    """Negative log-likelihood of the target paths under a linear-chain CRF, summed over the chains,
+    and its gradients (marginals minus observed counts) for scores, start, trans and end."""
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    k = scores.shape[1]
+    longest = max(int(lengths.max()) if len(lengths) else 1, 1)
+    f64 = np.float64
+    g_scores, g_start = np.zeros(scores.shape, f64), np.zeros(k, f64)
+    g_trans, g_end = np.zeros((k, k), f64), np.zeros(k, f64)
+    total = _crf_nll(np.ascontiguousarray(scores, dtype=f64), lengths, np.ascontiguousarray(targets, np.int64),
+                     start.astype(f64), trans.astype(f64), end.astype(f64), g_scores, g_start, g_trans, g_end,
+                     np.empty((longest, k), f64), np.empty((longest, k), f64), np.empty(k, f64))
+    return total, g_scores, g_start, g_trans, g_end

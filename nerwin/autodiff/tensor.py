@@ -54,8 +54,9 @@ class RowGrad:
 
     def __init__(self, rows: np.ndarray, values: np.ndarray, shape: tuple[int, ...]):
         self.rows = np.ascontiguousarray(rows, dtype=np.int64).reshape(-1)
-        self.values = np.ascontiguousarray(values).reshape(len(self.rows), -1)
         self.shape = tuple(shape)
+        width = int(np.prod(self.shape[1:], dtype=np.int64))  # explicit, so zero rows reshape too
+        self.values = np.ascontiguousarray(values).reshape(len(self.rows), width)
         self._coalesced: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
@@ -72,7 +73,7 @@ class RowGrad:
     def to_dense(self) -> np.ndarray:
         from . import kernels
         out = np.zeros(self.shape, dtype=self.values.dtype)
-        kernels.scatter_add_rows(out, self.rows, self.values)
+        kernels.scatter_add_rows(out.reshape(self.shape[0], -1), self.rows, self.values)  # any rank
         return out
 
     def __add__(self, other: "RowGrad | np.ndarray") -> "RowGrad | np.ndarray":
@@ -164,9 +165,9 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         if isinstance(data, Tensor):
             data = data.data
-        if dtype is None:
-            arr = np.asarray(data)
-            dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else DEFAULT_DTYPE
+        if dtype is None:  # numpy float32/float64 data keep their precision; Python numbers, ints: float32
+            keep = isinstance(data, (np.ndarray, np.generic)) and data.dtype in (np.float32, np.float64)
+            dtype = data.dtype if keep else DEFAULT_DTYPE
         self.data: np.ndarray = np.asarray(data, dtype=dtype)
         self.grad: np.ndarray | RowGrad | None = None
         self.requires_grad = bool(requires_grad)
@@ -255,7 +256,9 @@ class Tensor:
     def mean(self, axis=None, keepdims=False): return _F.mean(self, axis=axis, keepdims=keepdims)
     def max(self, axis=None, keepdims=False): return _F.max(self, axis=axis, keepdims=keepdims)
     def reshape(self, *shape): return _F.reshape(self, shape[0] if len(shape) == 1 else shape)
-    def transpose(self, *axes): return _F.transpose(self, axes or None)
+    def transpose(self, *axes):  # x.transpose(1, 0) or x.transpose((1, 0)), as numpy
+        axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
+        return _F.transpose(self, axes or None)
     @property
     def T(self): return _F.transpose(self, None)
     def exp(self): return _F.exp(self)

@@ -1,0 +1,325 @@
+"""The `nerwin` command: train, evaluate, tag, info.
+
+Each command is a thin wrapper over a library function. A NerwinError anywhere becomes one red line
+and exit code 1 (in `NerwinGroup.invoke`, the one place that does it). Heavy modules (numpy, numba,
+datasets) are imported inside the commands, so `nerwin --help` answers at once.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from .errors import NerwinError
+
+
+class NerwinGroup(TyperGroup):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NerwinError as e:
+            typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.secho("interrupted", fg=typer.colors.RED, err=True)
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(name="nerwin", cls=NerwinGroup, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
+                  help="Named-entity recognition for English with a window network written from scratch.")
+
+
+class TagFormat(str, Enum):
+    text = "text"
+    json = "json"
+    conll = "conll"
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+MODEL_HELP = "Model folder (default: the model shipped with nerwin, or $NERWIN_MODEL)."
+
+
+# ---- train -----------------------------------------------------------------------------------------
+
+@app.command()
+def train(
+    output: Path = typer.Argument(..., help="Folder to write the model to."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="Folder of CoNLL files (train, valid/dev, "
+                                        "test). Default: $NERWIN_DATA, else CoNLL-2003 from the Hugging Face hub."),
+    train_file: Optional[Path] = typer.Option(None, "--train-file", help="Training CoNLL file (with --dev-file)."),
+    dev_file: Optional[Path] = typer.Option(None, "--dev-file", help="Dev CoNLL file for early stopping."),
+    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing model at OUTPUT."),
+    epochs: int = typer.Option(30, "--epochs", "-e", help="Most epochs to train."),
+    patience: int = typer.Option(4, "--patience", help="Stop after this many epochs without a better dev F1."),
+    batch_size: int = typer.Option(256, "--batch-size", "-b", help="Words per minibatch."),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    lr_decay: float = typer.Option(1.0, "--lr-decay", help="Learning-rate factor applied after each epoch."),
+    window: int = typer.Option(2, "--window", "-w", help="Words on each side of the centre word."),
+    word_dim: int = typer.Option(50, "--word-dim", help="Word embedding size."),
+    caps_dim: int = typer.Option(5, "--caps-dim", help="Capitalization feature embedding size (0 = off)."),
+    suffix_dim: int = typer.Option(0, "--suffix-dim", help="3-letter suffix embedding size (0 = off)."),
+    prefix_dim: int = typer.Option(0, "--prefix-dim", help="3-letter prefix embedding size (0 = off)."),
+    shape_dim: int = typer.Option(0, "--shape-dim", help="Word-shape embedding size (0 = off)."),
+    hidden: int = typer.Option(300, "--hidden", help="Hidden layer size."),
+    activation: str = typer.Option("tanh", "--activation", help="tanh, hardtanh, relu or sigmoid."),
+    dropout: float = typer.Option(0.5, "--dropout", help="Dropout on the hidden layer."),
+    unk_rate: float = typer.Option(0.5, "--unk-rate", help="Chance a word seen once is trained as UNK."),
+    word_dropout: float = typer.Option(0.0, "--word-dropout", help="Chance any word is trained as UNK."),
+    crf: bool = typer.Option(False, "--crf", help="Sentence-level training with learned tag transitions."),
+    weight_decay: float = typer.Option(0.0, "--weight-decay", help="Decoupled weight decay (AdamW)."),
+    seed: int = typer.Option(1, "--seed", "-s", help="Random seed (same seed, same model)."),
+    binary: bool = typer.Option(False, "--binary-loc", help="Train the binary variant: is the centre word a LOC?"),
+    log: Optional[Path] = typer.Option(None, "--log", help="Write per-epoch figures as JSON here "
+                                       "(default: OUTPUT.log.json beside the model)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from OUTPUT.checkpoint "
+                                "(same options and data)."),
+):
+    """Train a window tagger; the best epoch by dev F1 is saved to OUTPUT (atomically, as it improves)."""
+    from .train import TrainConfig, train as run_train
+    from .data import load_corpus, load_files
+    from .serialize import check_writable
+
+    config = TrainConfig(window=window, word_dim=word_dim, caps_dim=caps_dim, suffix_dim=suffix_dim,
+                         prefix_dim=prefix_dim, shape_dim=shape_dim, hidden=hidden, activation=activation,
+                         dropout=dropout, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                         batch_size=batch_size, epochs=epochs, patience=patience, unk_rate=unk_rate,
+                         seed=seed, task="binary" if binary else "tags", crf=crf, word_dropout=word_dropout)
+    config.check()
+    if not resume:
+        check_writable(output, force)
+    if (train_file is None) != (dev_file is None):
+        raise NerwinError("--train-file and --dev-file go together")
+    corpus = load_files(train_file, dev_file) if train_file else load_corpus(data)
+    command = "nerwin " + " ".join(sys.argv[1:]) if sys.argv and "nerwin" in sys.argv[0] else None
+    log_path = log or output.with_name(output.name + ".log.json")
+    with _TrainProgress(quiet) as progress:
+        result = run_train(corpus, output, config, force=force, log_path=log_path, progress=progress,
+                           command=command, resume=resume)
+    if result.interrupted:
+        typer.secho(f"interrupted: the best model so far is kept; continue with --resume", fg=typer.colors.YELLOW,
+                    err=True)
+    if result.best_epoch == 0:
+        raise NerwinError("no epoch finished; no model written")
+    typer.echo(f"best dev F1 {result.best_dev_f1:.2f} (strict IOB2) at epoch {result.best_epoch} of "
+               f"{result.epochs_run}; {result.tokens_per_second:,.0f} tokens/s; model: {output}; log: {log_path}")
+
+
+class _TrainProgress:
+    """A rich progress bar per epoch (tokens/s, loss), and a line with dev F1 after each epoch."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+
+    def __enter__(self):
+        if not self.quiet:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn)
+            self.bar = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]} tok/s  loss {task.fields[loss]}"),
+                                TimeElapsedColumn(), transient=True, console=None)
+            self.bar.start()
+            self.task = None
+        return self
+
+    def __call__(self, event: dict) -> None:
+        if self.quiet:
+            if event.get("end"):
+                typer.echo(_epoch_line(event), err=True)
+            return
+        if event.get("end"):
+            self.bar.console.print(_epoch_line(event))
+            self.bar.remove_task(self.task)
+            self.task = None
+            return
+        if self.task is None:
+            self.task = self.bar.add_task("train", total=event["total"], epoch=event["epoch"], rate="-",
+                                          loss="-")
+        if event["step"] % 20 == 0 or event["tokens"] == event["total"]:
+            elapsed = self.bar.tasks[-1].elapsed or 1e-9
+            self.bar.update(self.task, completed=event["tokens"], loss=f"{event['loss']:.4f}",
+                            rate=f"{event['tokens'] / elapsed:,.0f}")
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
+
+
+def _epoch_line(e: dict) -> str:
+    star = " *" if e["best"] else ""
+    return (f"epoch {e['epoch']:>2}  loss {e['loss']:.4f}  dev F1 {e['dev_f1']:.2f} (conlleval "
+            f"{e['dev_conlleval_f1']:.2f})  {e['tokens_per_second']:,} tok/s{star}")
+
+
+# ---- evaluate --------------------------------------------------------------------------------------
+
+@app.command()
+def evaluate(
+    data: Path = typer.Argument(..., help="CoNLL file with gold tags."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-F", help="text or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON report here."),
+):
+    """Score a model on a CoNLL file: strict IOB2 entity P/R/F1, the conlleval figure, a per-type table."""
+    from .evaluate import evaluate as run_evaluate
+    from .metrics import format_report
+
+    report = run_evaluate(data, model)
+    if output is not None:
+        from .serialize import write_json_atomic
+        write_json_atomic(output, report)
+    if fmt is ReportFormat.json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        typer.echo(format_report(report))
+
+
+# ---- tag -------------------------------------------------------------------------------------------
+
+@app.command()
+def tag(
+    text: Optional[str] = typer.Argument(None, help="Text to tag; '-' reads one text a line from stdin."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Tag each line of this file."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    fmt: TagFormat = typer.Option(TagFormat.text, "--format", "-F", help="text, json (one object a line) "
+                                  "or conll (token and tag a line)."),
+    tokens: bool = typer.Option(False, "--tokens", "-t", help="Input is pre-tokenized: split on whitespace only."),
+    batch_size: int = typer.Option(512, "--batch-size", "-b", help="Lines tagged together."),
+):
+    """Find the named entities in text: `nerwin tag "Samuel Quinn was arrested in Paris ."`."""
+    if (text is None) == (file is None):
+        raise NerwinError("give a TEXT to tag, '-' for stdin, or --file FILE (one of them)")
+    from .tagger import load
+
+    tagger = load(model)
+    if file is not None:
+        if not file.is_file():
+            raise NerwinError(f"{file}: no such file")
+        with open(file, encoding="utf-8", errors="replace") as f:
+            _tag_stream(tagger, _batches(f, batch_size), fmt, tokens)
+    elif text == "-":
+        _tag_stream(tagger, _batches(sys.stdin, batch_size), fmt, tokens)
+    else:
+        if not text.strip():
+            raise NerwinError("nothing to tag: the text is empty")
+        _tag_stream(tagger, iter([[text]]), fmt, tokens)
+
+
+def _batches(stream, size: int) -> Iterator[List[str]]:
+    """Lines of a stream in batches of up to `size`, handing a batch on early when no more input is
+    waiting (so interactive or slow input is answered as it arrives)."""
+    import select
+
+    batch: List[str] = []
+    try:
+        fileno = stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        fileno = None
+    for line in stream:
+        batch.append(line.rstrip("\r\n"))
+        waiting = True
+        if fileno is not None:
+            try:
+                waiting = bool(select.select([fileno], [], [], 0)[0])
+            except (OSError, ValueError):
+                waiting = True
+        if len(batch) >= size or not waiting:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _tag_stream(tagger, batches: Iterator[List[str]], fmt: TagFormat, pretokenized: bool) -> None:
+    from .tokenize import Token, tokenize
+    import re
+
+    split = re.compile(r"\S+")
+    for lines in batches:
+        tokenized = [[Token(m.group(), m.start(), m.end()) for m in split.finditer(line)] if pretokenized
+                     else tokenize(line) for line in lines]
+        entities = tagger.entities(tokenized, lines)
+        out = []
+        for line, toks, ents in zip(lines, tokenized, entities):
+            if fmt is TagFormat.json:
+                out.append(json.dumps({"text": line, "entities": [e.to_dict() for e in ents]}, ensure_ascii=False))
+            elif fmt is TagFormat.conll:
+                tags = _token_tags(toks, ents)
+                out.append("".join(f"{t.text}\t{g}\n" for t, g in zip(toks, tags)))
+            else:
+                out.append(_bracketed(line, ents))
+        sys.stdout.write("\n".join(out) + "\n")
+        sys.stdout.flush()
+
+
+def _token_tags(tokens, entities) -> List[str]:
+    tags = ["O"] * len(tokens)
+    starts = {t.start: i for i, t in enumerate(tokens)}
+    for e in entities:
+        i = starts[e.start]
+        tags[i] = f"B-{e.label}"
+        i += 1
+        while i < len(tokens) and tokens[i].end <= e.end:
+            tags[i] = f"I-{e.label}"
+            i += 1
+    return tags
+
+
+def _bracketed(line: str, entities) -> str:
+    """'[Samuel Quinn]PER was arrested in [Paris]LOC .'"""
+    parts, at = [], 0
+    for e in entities:
+        parts.append(line[at:e.start])
+        parts.append(f"[{e.text}]{e.label}")
+        at = e.end
+    parts.append(line[at:])
+    return "".join(parts)
+
+
+# ---- info ------------------------------------------------------------------------------------------
+
+@app.command()
+def info(model: Optional[Path] = typer.Argument(None, help=MODEL_HELP)):
+    """Show a model's metadata (read from its JSON; nothing in the folder is run)."""
+    from .tagger import default_model_path
+    from .serialize import load_folder
+
+    path = model or default_model_path()
+    config, vocab, arrays = load_folder(path)
+    params = sum(int(a.size) for a in arrays.values())
+    feats = config.get("features", {})
+    lines = [f"model       {path}",
+             f"format      {config.get('format')} v{config.get('format_version')} (nerwin "
+             f"{config.get('nerwin_version', '?')})",
+             f"task        {config.get('task')}",
+             f"tags        {' '.join(config.get('tags', []))}",
+             f"window      {feats.get('half_window')} words each side",
+             "features    " + ", ".join(f"{c['name']} {c['dim']}d ({len(vocab.get(c['name'], []))} keys)"
+                                        for c in feats.get("columns", [])),
+             f"network     {json.dumps(config.get('network'))}",
+             f"parameters  {params:,}"]
+    if "dev" in config:
+        lines.append(f"dev F1      {config['dev']['f1']:.2f} strict IOB2 (epoch {config['dev']['epoch']})")
+    if config.get("command"):
+        lines.append(f"made by     {config['command']}")
+    typer.echo("\n".join(lines))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

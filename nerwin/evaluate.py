@@ -1,0 +1,36 @@
+"""Scoring a model on a CoNLL file: strict IOB2 entity P/R/F1 (and the conlleval figure), per type."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .data import read_conll
+from .errors import NerwinError
+from .metrics import score
+from .tagger import Tagger, load
+
+__all__ = ["evaluate"]
+
+
+def evaluate(data: str | Path, model: Tagger | str | Path | None = None) -> dict:
+    """Tag the sentences of a CoNLL file with `model` (default: the shipped one) and score them.
+
+    Returns the `nerwin.metrics.score` report plus "data" and "model". Gold tags of a type the
+    model does not know are an error (its scores would silently read 0).
+    """
+    tagger = model if isinstance(model, Tagger) else load(model)
+    sentences = read_conll(data)
+    binary = tagger.binary
+    known = {"O", "B-LOC", "I-LOC"} if binary else set(tagger.tags)
+    for s in sentences:
+        for i, t in enumerate(s.tags):
+            if t not in known and not binary:
+                raise NerwinError(f"{data}:{s.line + i}: tag {t!r} is not one the model knows "
+                                  f"({', '.join(tagger.tags)})")
+    gold = [s.tags for s in sentences]
+    if binary:
+        gold = [[t if t.endswith("-LOC") else "O" for t in seq] for seq in gold]
+    pred = tagger.tag_tokens([s.tokens for s in sentences])
+    report = score(gold, pred)
+    report["data"] = str(data)
+    report["model"] = str(model) if model is not None and not isinstance(model, Tagger) else "default"
+    return report

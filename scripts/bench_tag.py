@@ -1,0 +1,97 @@
+"""Tagging speed: (a) the network alone on prepared batches, nerwin vs PyTorch; (b) end to end from raw
+text lines (tokenize, featurize, score, decode, spans), in tokens/s.
+
+    python scripts/bench_tag.py [--data FOLDER] [--model models/default] [--repeat 5]
+
+Text comes from the dev file (its sentences joined with spaces, one a line). (a) uses the model's own
+sizes with the same weights copied into PyTorch, batches of 4096 windows, one thread count for both.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench_common import ROOT, data_folder, describe_machine, load_split, np, torch_or_none, torch_window_model
+
+import nerwin
+from nerwin.autodiff.tensor import no_grad
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", help="CoNLL folder (default: $NERWIN_DATA or ../shared/data/conll2003)")
+    ap.add_argument("--model", default=str(ROOT / "models" / "default"))
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=4096)
+    args = ap.parse_args()
+    print(f"machine: {describe_machine()}")
+
+    tagger = nerwin.load(args.model)
+    dev = load_split(data_folder(args.data), "validation")
+    enc = tagger.featurizer.encode([s.tokens for s in dev])
+    batches = [enc.windows(enc.positions[i:i + args.batch]) for i in range(0, len(enc.positions), args.batch)]
+    n_tokens = len(enc.positions)
+    model = tagger.model.eval()
+
+    def run_nerwin():
+        with no_grad():
+            for w in batches:
+                model(w)
+
+    run_nerwin()
+    t_nerwin = best_of(run_nerwin, args.repeat)
+    print(f"\n(a) network only, batches of {args.batch}, {n_tokens:,} tokens, best of {args.repeat}:")
+    print(f"  nerwin   {n_tokens / t_nerwin:>12,.0f} tokens/s")
+    torch = torch_or_none()
+    if torch is None:
+        print("  PyTorch  not installed (pip install '.[bench]'): skipped")
+    else:
+        cols = tagger.featurizer.columns
+        tm = torch_window_model(torch, [len(c.vocab) for c in cols], [c.dim for c in cols], tagger.featurizer.width,
+                                model.hidden.weight.shape[1], model.output.weight.shape[1], 0.0, 0)
+        with torch.no_grad():
+            for te, ne in zip(tm.embeddings, model.embeddings):
+                te.weight.copy_(torch.from_numpy(ne.weight.data))
+            tm.hidden.weight.copy_(torch.from_numpy(model.hidden.weight.data.T.copy()))
+            tm.hidden.bias.copy_(torch.from_numpy(model.hidden.bias.data))
+            tm.output.weight.copy_(torch.from_numpy(model.output.weight.data.T.copy()))
+            tm.output.bias.copy_(torch.from_numpy(model.output.bias.data))
+        tm.eval()
+        tb = [[torch.from_numpy(x) for x in w] for w in batches]
+
+        def run_torch():
+            with torch.inference_mode():
+                for w in tb:
+                    tm(w)
+
+        run_torch()
+        with torch.inference_mode():
+            same = np.allclose(tm(tb[0]).numpy(), model(batches[0]).data, atol=1e-4)
+        t_torch = best_of(run_torch, args.repeat)
+        print(f"  PyTorch  {n_tokens / t_torch:>12,.0f} tokens/s ({torch.__version__}, "
+              f"{torch.get_num_threads()} threads; same outputs: {same})")
+        print(f"  nerwin / PyTorch = {t_torch / t_nerwin:.2f}x")
+
+    lines = [" ".join(s.tokens) for s in dev]
+
+    def end_to_end():
+        for i in range(0, len(lines), 512):
+            tagger.tag_texts(lines[i:i + 512])
+
+    end_to_end()
+    t_e2e = best_of(end_to_end, args.repeat)
+    print(f"\n(b) end to end from {len(lines):,} raw text lines (tokenize, featurize, score, decode, spans):")
+    print(f"  nerwin   {n_tokens / t_e2e:>12,.0f} tokens/s")
+
+
+if __name__ == "__main__":
+    main()

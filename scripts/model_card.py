@@ -1,0 +1,115 @@
+"""Write a model card for a trained model: the command that made it, dev and test F1 (strict IOB2 and
+conlleval-compatible), per-type scores, tagging speed and size. Also writes scores.json, which CI reads.
+
+    python scripts/model_card.py models/default [--data FOLDER]
+
+The test set is scored here once, for the report; every choice is made on dev (see the model's log).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+from bench_common import data_folder, describe_machine, load_split
+
+import nerwin
+from nerwin.evaluate import evaluate
+from nerwin.serialize import write_json_atomic
+
+
+def _table(report: dict) -> str:
+    rows = ["| type | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+    for kind, r in report["per_type"].items():
+        rows.append(f"| {kind} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} |")
+    rows.append(f"| **all (strict IOB2)** | {report['precision']:.2f} | {report['recall']:.2f} | "
+                f"**{report['f1']:.2f}** | {report['gold_entities']} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--data", help="CoNLL folder (default: $NERWIN_DATA or ../shared/data/conll2003)")
+    args = ap.parse_args()
+    folder = data_folder(args.data)
+    model = Path(args.model)
+    tagger = nerwin.load(model)
+    from nerwin.data import find_split_files
+    files = find_split_files(folder)
+    dev = evaluate(files["validation"], tagger)
+    test = evaluate(files["test"], tagger)
+
+    lines = [" ".join(s.tokens) for s in load_split(folder, "validation")]
+    tagger.tag_texts(lines[:100])
+    t0 = time.perf_counter()
+    for i in range(0, len(lines), 512):
+        tagger.tag_texts(lines[i:i + 512])
+    rate = dev["tokens"] / (time.perf_counter() - t0)
+
+    weights = model / "weights.safetensors"
+    size_mb = sum(f.stat().st_size for f in model.iterdir() if f.is_file()) / 1e6
+    params = tagger.model.num_parameters()
+    config = tagger.config
+    training = config.get("training", {})
+    scores = {
+        "dev": {k: dev[k] for k in ("precision", "recall", "f1")} | {"conlleval_f1": dev["conlleval"]["f1"]},
+        "test": {k: test[k] for k in ("precision", "recall", "f1")} | {"conlleval_f1": test["conlleval"]["f1"],
+                                                                       "per_type": test["per_type"]},
+        "tagging_tokens_per_second": round(rate),
+        "parameters": params,
+        "machine": describe_machine(),
+    }
+    write_json_atomic(model / "scores.json", scores)
+    features = ", ".join(f"{c.name} {c.dim}-d" for c in tagger.featurizer.columns)
+    card = f"""# nerwin model: {model.name}
+
+A window tagger for English named entities (PER, LOC, ORG, MISC), trained by `nerwin train` on
+CoNLL-2003 train, with dev (`valid.txt`) for early stopping only.
+
+## How it was made
+
+```sh
+{config.get('command') or 'nerwin train ...'}
+```
+
+Hyper-parameters: window {tagger.featurizer.half} words each side; features {features};
+hidden {config['network']['hidden']} {config['network']['activation']}, dropout {config['network']['dropout']};
+{'sentence-level CRF (learned transitions), ' if config['network'].get('crf') else ''}Viterbi decoding
+constrained to valid IOB2; Adam lr {training.get('lr')}, batch {training.get('batch_size')}, seed
+{training.get('seed')}; best dev epoch {config.get('dev', {}).get('epoch')}.
+
+## Scores
+
+Entity-level, seqeval, **strict IOB2** (the conlleval-compatible lenient figure beside it).
+
+| split | precision | recall | F1 strict | F1 conlleval |
+|---|---:|---:|---:|---:|
+| dev (valid.txt) | {dev['precision']:.2f} | {dev['recall']:.2f} | {dev['f1']:.2f} | {dev['conlleval']['f1']:.2f} |
+| test (test.txt) | {test['precision']:.2f} | {test['recall']:.2f} | **{test['f1']:.2f}** | {test['conlleval']['f1']:.2f} |
+
+Test, per type:
+
+{_table(test)}
+
+Reproduce: `nerwin evaluate path/to/conll2003/test.txt --model {model}`.
+
+## Size and speed
+
+{params:,} parameters, {size_mb:.1f} MB on disk ({weights.name}: float32). End-to-end tagging of raw
+text (tokenize, featurize, score, decode, spans): {rate:,.0f} tokens/s on {describe_machine()},
+Python {platform.python_version()}.
+
+## Limits
+
+Trained on Reuters news from 1996; no outside data (no pre-trained embeddings, no gazetteers). Expect
+lower scores on other genres, on lowercased text, and on names unseen in training.
+"""
+    (model / "README.md").write_text(card, encoding="utf-8")
+    print(card)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Shared helpers for the CLI, tagger, training and model-file tests: toy data, one tiny trained model.
+
+    from ner_helpers import TOY, TINY, tiny_model, copy_model, write_conll
+
+`tiny_model()` trains once per test session (a second or two on data/toy) into a temporary folder that
+is removed at exit; tests that damage or replace a model work on `copy_model(tmp_path)` instead.
+"""
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import shutil
+import struct
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from nerwin.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+TOY = ROOT / "data" / "toy"
+TOY_TRAIN, TOY_VALID, TOY_TEST = TOY / "train.txt", TOY / "valid.txt", TOY / "test.txt"
+
+# Small and quick, also with NUMBA_DISABLE_JIT=1 (CI runs the tests that way too): the toy corpus has
+# ~11k training tokens, so a high learning rate and few steps reach dev F1 > 90 in two epochs.
+TINY = TrainConfig(epochs=2, hidden=16, word_dim=8, batch_size=128, lr=1e-2, seed=1)
+# Options of `nerwin train` for a quick CLI run.
+TINY_CLI = ["--epochs", "1", "--hidden", "16", "--word-dim", "8", "--batch-size", "128", "--lr", "0.01",
+            "--quiet"]
+# Sentences of the toy splits used where a test is about the training machinery, not about accuracy.
+SMALL_TRAIN, SMALL_DEV = 300, 60
+
+# A toy-like sentence with entities of three types (names taken from the toy corpus's made-up lists).
+SENTENCE = "Talvo Brenwick visited Velmora on Monday ."
+
+
+@functools.cache
+def toy_corpus(train_sentences: int | None = None, dev_sentences: int | None = None) -> dict:
+    """{"train", "validation", "test"}: lists of Sentences read from data/toy, train and validation cut
+    to their first sentences if asked. nerwin.train takes this as well as a DatasetDict."""
+    from nerwin.data import read_conll
+
+    return {"train": read_conll(TOY_TRAIN)[:train_sentences],
+            "validation": read_conll(TOY_VALID)[:dev_sentences],
+            "test": read_conll(TOY_TEST)}
+
+
+def small_corpus() -> dict:
+    return toy_corpus(SMALL_TRAIN, SMALL_DEV)
+
+
+def to_conll(sentences) -> str:
+    """CoNLL text of Sentences (token and tag columns)."""
+    return "\n".join("\n".join(f"{w} {t}" for w, t in zip(s.tokens, s.tags)) + "\n" for s in sentences)
+
+
+def small_toy_folder(tmp_path: Path) -> Path:
+    """A folder with train.txt and valid.txt: the first sentences of the toy splits."""
+    folder = tmp_path / "small-toy"
+    folder.mkdir()
+    corpus = small_corpus()
+    (folder / "train.txt").write_text(to_conll(corpus["train"]), encoding="utf-8")
+    (folder / "valid.txt").write_text(to_conll(corpus["validation"]), encoding="utf-8")
+    return folder
+
+
+@functools.cache
+def tiny_model() -> Path:
+    """A model folder trained on data/toy with TINY (once per session). Do not modify it."""
+    from nerwin.train import train
+
+    folder = Path(tempfile.mkdtemp(prefix="nerwin-tiny-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "model"
+    result = train(toy_corpus(), path, TINY)
+    assert result.best_dev_f1 > 90, result.log
+    return path
+
+
+@functools.cache
+def tiny_tagger():
+    """The tiny model, loaded (shared: do not modify)."""
+    from nerwin.tagger import load
+
+    return load(tiny_model())
+
+
+def copy_model(tmp_path: Path, name: str = "model") -> Path:
+    """A private copy of the tiny model under tmp_path, free to damage."""
+    return Path(shutil.copytree(tiny_model(), tmp_path / name))
+
+
+def write_conll(tmp_path: Path, text: str, name: str = "data.txt") -> Path:
+    """Write CoNLL text (dedented lines as given) to tmp_path/name and return the path."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def conll(*sentences: list[tuple[str, str]]) -> str:
+    """CoNLL text from sentences of (token, tag) pairs, with placeholder POS and chunk columns."""
+    return "\n\n".join("\n".join(f"{tok} X X {tag}" for tok, tag in s) for s in sentences) + "\n"
+
+
+GOOD_CONLL = conll(
+    [("Talvo", "B-PER"), ("Brenwick", "I-PER"), ("visited", "O"), ("Velmora", "B-LOC"), (".", "O")],
+    [("Greyfen", "B-ORG"), ("Corp", "I-ORG"), ("said", "O"), ("profits", "O"), ("rose", "O"), (".", "O")],
+)
+
+
+# ---- damaged models: name -> (how to damage a model folder, the file the error must name) ----------
+
+def _truncate_weights(path: Path) -> None:
+    weights = path / "weights.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+
+
+def _edit_config(path: Path, **changes) -> None:
+    config = json.loads((path / "config.json").read_text())
+    config.update(changes)
+    (path / "config.json").write_text(json.dumps(config))
+
+
+def _drop_config_key(path: Path, key: str) -> None:
+    config = json.loads((path / "config.json").read_text())
+    del config[key]
+    (path / "config.json").write_text(json.dumps(config))
+
+
+def _reshape_weight(path: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    arrays = load_file(path / "weights.safetensors")
+    arrays["hidden.weight"] = np.zeros((7, 3), dtype=np.float32)
+    save_file(arrays, path / "weights.safetensors")
+
+
+def _drop_weight(path: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    arrays = load_file(path / "weights.safetensors")
+    del arrays["output.bias"]
+    save_file(arrays, path / "weights.safetensors")
+
+
+def _junk_header(path: Path) -> None:
+    """A safetensors file whose header is not the JSON it should be (but claims a sane length)."""
+    header = b"__import__('os').system('echo pwned')  "
+    (path / "weights.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 64)
+
+
+def _huge_header(path: Path) -> None:
+    (path / "weights.safetensors").write_bytes(struct.pack("<Q", 2**62) + b"{}")
+
+
+def _shorten_vocab(path: Path) -> None:
+    vocab = json.loads((path / "vocab.json").read_text())
+    vocab["word"] = vocab["word"][:10]
+    (path / "vocab.json").write_text(json.dumps(vocab))
+
+
+DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "truncated weights": (_truncate_weights, "weights.safetensors"),
+    "empty weights": (lambda p: (p / "weights.safetensors").write_bytes(b""), "weights.safetensors"),
+    "missing weights": (lambda p: (p / "weights.safetensors").unlink(), "weights.safetensors"),
+    "junk safetensors header": (_junk_header, "weights.safetensors"),
+    "huge safetensors header": (_huge_header, "weights.safetensors"),
+    "weight of a wrong shape": (_reshape_weight, "weights.safetensors"),
+    "weight missing": (_drop_weight, "weights.safetensors"),
+    "config not JSON": (lambda p: (p / "config.json").write_text("{not json"), "config.json"),
+    "config not an object": (lambda p: (p / "config.json").write_text("[1, 2]"), "config.json"),
+    "missing config": (lambda p: (p / "config.json").unlink(), "config.json"),
+    "future format_version": (lambda p: _edit_config(p, format_version=99), "config.json"),
+    "other format": (lambda p: _edit_config(p, format="pickle"), "config.json"),
+    "config without network": (lambda p: _drop_config_key(p, "network"), "config.json"),
+    "unknown activation": (lambda p: _edit_config(p, network={"hidden": 32, "activation": "gelu",
+                                                              "dropout": 0.5}), "config.json"),
+    "bad tag in config": (lambda p: _edit_config(p, tags=["O", "B_LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG",
+                                                        "I-ORG", "B-PER", "I-PER"]), "config.json"),
+    "tags not a list": (lambda p: _edit_config(p, tags="OBIOBIOBI"), "config.json"),
+    "huge hidden size": (lambda p: _edit_config(p, network={"hidden": 10**12, "activation": "tanh",
+                                                            "dropout": 0.5}), "weights.safetensors"),
+    "missing vocab": (lambda p: (p / "vocab.json").unlink(), "vocab.json"),
+    "vocab not JSON": (lambda p: (p / "vocab.json").write_bytes(b"\xff\xfe garbage"), "vocab.json"),
+    "vocab shorter than the weights": (_shorten_vocab, "weights.safetensors"),
+}
+
+# Damage that only shows when the network is built: `nerwin info` reads the files and builds nothing.
+BUILD_ONLY = {"weight of a wrong shape", "weight missing", "vocab shorter than the weights",
+              "config without network", "unknown activation", "bad tag in config", "tags not a list",
+              "huge hidden size"}

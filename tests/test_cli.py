@@ -1,0 +1,294 @@
+"""The `nerwin` command: every command works, and every failure is one clear line and exit code 1."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from ner_helpers import (
+    BUILD_ONLY,
+    DAMAGES,
+    GOOD_CONLL,
+    SENTENCE,
+    TINY_CLI,
+    TOY,
+    TOY_TEST,
+    TOY_TRAIN,
+    conll,
+    copy_model,
+    small_toy_folder,
+    tiny_model,
+    write_conll,
+)
+from typer.testing import CliRunner
+
+from nerwin.cli import app
+from nerwin.tags import repair_iob2
+
+runner = CliRunner()
+
+
+def run(*args: str | Path, input: str | None = None, env: dict | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=input, env=env)
+
+
+def ok(result) -> str:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
+
+
+def fails(result, *needles: str) -> str:
+    """The command failed the nerwin way: exit 1, one line on stderr, no traceback. Returns that line."""
+    assert result.exit_code == 1, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+# ---- train -----------------------------------------------------------------------------------------
+
+def test_train_writes_a_model_and_its_log(tmp_path):
+    out = tmp_path / "m"
+    stdout = ok(run("train", out, "--data", TOY, *TINY_CLI))
+    assert "best dev F1" in stdout and str(out) in stdout
+    assert {p.name for p in out.iterdir()} == {"config.json", "vocab.json", "weights.safetensors"}
+    log = json.loads((tmp_path / "m.log.json").read_text())
+    assert [e["epoch"] for e in log["epochs"]] == [1]
+    assert 0 <= log["epochs"][0]["dev_f1"] <= 100
+    assert ok(run("tag", "-m", out, SENTENCE)).strip()
+
+
+def test_train_from_named_files_refuses_to_overwrite_without_force(tmp_path):
+    small = small_toy_folder(tmp_path)
+    out, log = tmp_path / "m", tmp_path / "train-log.json"
+    files = ["--train-file", small / "train.txt", "--dev-file", small / "valid.txt", "--log", log]
+    ok(run("train", out, *files, *TINY_CLI))
+    before = (out / "weights.safetensors").read_bytes()
+    fails(run("train", out, *files, *TINY_CLI), str(out), "--force")
+    assert (out / "weights.safetensors").read_bytes() == before
+    ok(run("train", out, *files, *TINY_CLI, "--force", "--seed", "2"))
+    assert (out / "weights.safetensors").read_bytes() != before
+    assert json.loads(log.read_text())["config"]["seed"] == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
+def test_train_refuses_a_folder_that_is_not_a_model_even_with_force(tmp_path):
+    keep = tmp_path / "photos"
+    keep.mkdir()
+    (keep / "cat.jpg").write_bytes(b"meow")
+    fails(run("train", keep, "--data", TOY, *TINY_CLI, "--force"), str(keep), "not a nerwin model")
+    assert (keep / "cat.jpg").read_bytes() == b"meow"
+
+
+def test_train_file_options_go_together(tmp_path):
+    fails(run("train", tmp_path / "m", "--train-file", TOY_TRAIN, *TINY_CLI), "--dev-file")
+
+
+def test_train_with_bad_settings_fails_cleanly(tmp_path):
+    fails(run("train", tmp_path / "m", "--data", TOY, *TINY_CLI, "--dropout", "1.5"), "dropout")
+    fails(run("train", tmp_path / "m", "--data", TOY, *TINY_CLI, "--lr", "-1"), "learning rate")
+    fails(run("train", tmp_path / "m", "--data", tmp_path / "nowhere", *TINY_CLI), "nowhere")
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_without_data_fails_fast_when_the_hub_is_unreachable(tmp_path):
+    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "NERWIN_DATA": None, "HF_HUB_OFFLINE": None,
+           "HF_DATASETS_OFFLINE": None}
+    started = time.perf_counter()
+    line = fails(run("train", tmp_path / "m", *TINY_CLI, env=env), "127.0.0.1:9")
+    assert time.perf_counter() - started < 5
+    assert "local CoNLL files" in line and "--data" in line
+    assert not (tmp_path / "m").exists()
+
+
+# ---- evaluate --------------------------------------------------------------------------------------
+
+def test_evaluate_text_names_scheme_and_mode_and_has_a_per_type_table():
+    stdout = ok(run("evaluate", TOY_TEST, "--model", tiny_model()))
+    assert "scheme IOB2" in stdout and "mode strict" in stdout and "conlleval" in stdout
+    table = stdout[stdout.index("type"):].splitlines()
+    assert table[0].split() == ["type", "precision", "recall", "F1", "support"]
+    assert sorted(row.split()[0] for row in table[1:]) == ["LOC", "MISC", "ORG", "PER"]
+
+
+def test_evaluate_json_and_output_file(tmp_path):
+    report = json.loads(ok(run("evaluate", TOY_TEST, "-m", tiny_model(), "--format", "json")))
+    assert report["scheme"] == "IOB2" and report["mode"] == "strict"
+    assert report["f1"] > 90 and set(report["per_type"]) == {"LOC", "MISC", "ORG", "PER"}
+    out = tmp_path / "report.json"
+    ok(run("evaluate", TOY_TEST, "-m", tiny_model(), "--output", out))
+    assert json.loads(out.read_text()) == report
+
+
+def test_evaluate_missing_file(tmp_path):
+    fails(run("evaluate", tmp_path / "missing.txt", "-m", tiny_model()), "missing.txt", "no such file")
+
+
+def test_evaluate_malformed_line_names_file_and_line(tmp_path):
+    path = write_conll(tmp_path, "Talvo X X B-PER\nBrenwick\n")
+    fails(run("evaluate", path, "-m", tiny_model()), f"{path}:2")
+
+
+@pytest.mark.parametrize("bad", ["B_PER", "X-LOC", "S-PER", "B-"])
+def test_evaluate_malformed_label(tmp_path, bad):
+    path = write_conll(tmp_path, f"Talvo X X {bad}\nwent X X O\n")
+    fails(run("evaluate", path, "-m", tiny_model()), f"{path}:1", repr(bad))
+
+
+def test_evaluate_label_the_model_does_not_know(tmp_path):
+    path = write_conll(tmp_path, GOOD_CONLL + "\nMonday X X B-DATE\n")
+    fails(run("evaluate", path, "-m", tiny_model()), "B-DATE", str(path))
+
+
+def test_evaluate_empty_file(tmp_path):
+    fails(run("evaluate", write_conll(tmp_path, "\n\n"), "-m", tiny_model()), "no sentences")
+
+
+def test_evaluate_gold_without_entities(tmp_path):
+    path = write_conll(tmp_path, conll([("prices", "O"), ("rose", "O"), (".", "O")]))
+    report = json.loads(ok(run("evaluate", path, "-m", tiny_model(), "-F", "json")))
+    assert report["gold_entities"] == 0 and report["mode"] == "strict"
+
+
+# ---- tag -------------------------------------------------------------------------------------------
+
+def test_tag_text():
+    stdout = ok(run("tag", "-m", tiny_model(), SENTENCE))
+    assert stdout == "[Talvo Brenwick]PER visited [Velmora]LOC on Monday .\n"
+
+
+def test_tag_json_offsets_point_into_the_input():
+    text = "  Talvo  Brenwick's  trip to Velmora, with Greyfen Corp.  "
+    line = json.loads(ok(run("tag", "-m", tiny_model(), "-F", "json", text)))
+    assert line["text"] == text
+    assert line["entities"], line
+    for e in line["entities"]:
+        assert text[e["start"]:e["end"]] == e["text"]
+        assert e["label"] in {"PER", "LOC", "ORG", "MISC"} and 0 <= e["score"] <= 1
+
+
+def test_tag_conll():
+    stdout = ok(run("tag", "-m", tiny_model(), "--format", "conll", SENTENCE))
+    rows = [line.split("\t") for line in stdout.strip("\n").splitlines()]
+    assert [r[0] for r in rows] == SENTENCE.split()
+    tags = [r[1] for r in rows]
+    assert tags == ["B-PER", "I-PER", "O", "B-LOC", "O", "O", "O"]
+
+
+def test_tag_file_one_output_line_per_input_line(tmp_path):
+    lines = [SENTENCE, "", "Greyfen Corp said profits rose .", "Police in Ostrel arrested Lusk ."]
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = ok(run("tag", "-m", tiny_model(), "--file", path, "-F", "json")).splitlines()
+    assert [json.loads(o)["text"] for o in out] == lines
+    assert json.loads(out[1])["entities"] == []
+    assert [e["label"] for e in json.loads(out[2])["entities"]] == ["ORG"]
+
+
+def test_tag_stdin():
+    stdout = ok(run("tag", "-m", tiny_model(), "-", input=f"{SENTENCE}\nGreyfen Corp fell .\n"))
+    assert stdout.splitlines() == ["[Talvo Brenwick]PER visited [Velmora]LOC on Monday .",
+                                   "[Greyfen Corp]ORG fell ."]
+
+
+def test_tag_empty_stdin_prints_nothing():
+    assert ok(run("tag", "-m", tiny_model(), "-", input="")) == ""
+
+
+def test_tag_pretokenized_splits_on_whitespace_only():
+    text = "Brenwick's trip to Velmora,Ostrel ."
+    plain = ok(run("tag", "-m", tiny_model(), "-F", "conll", text)).split()
+    tokens = ok(run("tag", "-m", tiny_model(), "-F", "conll", "--tokens", text)).split()
+    assert tokens[::2] == text.split()
+    assert len(plain) > len(tokens)  # the tokenizer splits 's and the comma off
+
+
+def test_tag_output_is_valid_iob2_on_odd_text():
+    text = "😀 Talvo e\u0301 \u202eVelmora\u202c \x07 שלום  Ostrel\tCorp\r"
+    stdout = ok(run("tag", "-m", tiny_model(), "-F", "conll", text))
+    tags = [row.split("\t")[1] for row in stdout.strip("\n").splitlines()]
+    assert tags == repair_iob2(tags)
+
+
+def test_tag_empty_text_is_an_error():
+    fails(run("tag", "-m", tiny_model(), ""), "empty")
+    fails(run("tag", "-m", tiny_model(), "   "), "empty")
+
+
+def test_tag_needs_exactly_one_input(tmp_path):
+    fails(run("tag", "-m", tiny_model()), "--file")
+    fails(run("tag", "-m", tiny_model(), "--file", TOY_TEST, "text"), "--file")
+
+
+def test_tag_missing_file(tmp_path):
+    fails(run("tag", "-m", tiny_model(), "--file", tmp_path / "gone.txt"), "gone.txt")
+
+
+def test_tag_missing_model(tmp_path):
+    fails(run("tag", "-m", tmp_path / "no-model", SENTENCE), "no-model")
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_tag_and_info_with_a_damaged_model(tmp_path, damage):
+    spoil, filename = DAMAGES[damage]
+    model = copy_model(tmp_path)
+    spoil(model)
+    fails(run("tag", "-m", model, SENTENCE), str(model / filename))
+    if damage not in BUILD_ONLY:
+        fails(run("info", model), str(model / filename))
+
+
+# ---- info ------------------------------------------------------------------------------------------
+
+def test_info():
+    stdout = ok(run("info", tiny_model()))
+    assert "nerwin-window-tagger v1" in stdout
+    assert "B-PER" in stdout and "parameters" in stdout and "dev F1" in stdout
+
+
+def test_info_default_model_via_env(tmp_path):
+    assert str(tiny_model()) in ok(run("info", env={"NERWIN_MODEL": str(tiny_model())}))
+    fails(run("info", env={"NERWIN_MODEL": str(tmp_path / "none")}), "none")
+
+
+# ---- start-up --------------------------------------------------------------------------------------
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COLUMNS": "100"})
+
+
+def test_help_is_instant_in_a_fresh_process():
+    nerwin = Path(sys.executable).with_name("nerwin")
+    command = [str(nerwin)] if nerwin.exists() else [sys.executable, "-m", "nerwin.cli"]
+    best = float("inf")
+    for _ in range(3):  # best of three: a busy machine should not fail the test
+        started = time.perf_counter()
+        done = subprocess.run([*command, "--help"], check=False, capture_output=True, text=True, timeout=60)
+        best = min(best, time.perf_counter() - started)
+        assert done.returncode == 0 and "train" in done.stdout and "evaluate" in done.stdout
+    assert best < 1.0, f"nerwin --help took {best:.2f} s"
+
+
+def test_cli_imports_nothing_heavy():
+    code = ("import sys; import nerwin.cli; from typer.testing import CliRunner; "
+            "r = CliRunner().invoke(nerwin.cli.app, ['tag', '--help']); assert r.exit_code == 0, r.output; "
+            "print(sorted(m for m in ('numba', 'datasets', 'numpy', 'seqeval', 'safetensors') "
+            "if m in sys.modules))")
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_every_option_has_help():
+    for command in ("train", "evaluate", "tag", "info"):
+        stdout = ok(run(command, "--help"))
+        assert "Usage" in stdout

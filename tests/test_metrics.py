@@ -1,0 +1,83 @@
+"""Scores against hand-computed values, strict versus lenient, and bad input."""
+
+import json
+import warnings
+
+import pytest
+
+from nerwin.errors import NerwinError
+from nerwin.metrics import format_report, score
+
+
+def test_perfect():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG"]]
+    report = score(gold, gold)
+    assert report["precision"] == report["recall"] == report["f1"] == 100.0
+    assert report["token_accuracy"] == 100.0
+    assert report["gold_entities"] == report["pred_entities"] == 3
+    assert report["sentences"] == 2 and report["tokens"] == 6
+    assert set(report["per_type"]) == {"PER", "LOC", "ORG"}
+
+
+def test_hand_computed():
+    gold = [["B-PER", "I-PER", "O", "B-LOC", "O"], ["B-ORG", "I-ORG", "O"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG", "O"], ["B-ORG", "O", "O"]]
+    # gold: PER(0,2) LOC(3,4) ORG(0,2); pred: PER(0,2) ORG(3,4) ORG(0,1): 1 correct of 3 and 3.
+    report = score(gold, pred)
+    assert report["precision"] == pytest.approx(100 / 3)
+    assert report["recall"] == pytest.approx(100 / 3)
+    assert report["f1"] == pytest.approx(100 / 3)
+    assert report["per_type"]["PER"] == {"precision": 100.0, "recall": 100.0, "f1": 100.0, "support": 1}
+    assert report["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert report["per_type"]["ORG"]["precision"] == 0.0 and report["per_type"]["ORG"]["support"] == 1
+    assert report["token_accuracy"] == pytest.approx(100 * 6 / 8)
+    assert report["gold_entities"] == 3 and report["pred_entities"] == 3
+
+
+def test_strict_and_lenient_differ():
+    gold = [["B-PER", "I-PER", "O"]]
+    pred = [["I-PER", "I-PER", "O"]]  # invalid IOB2: no entity in strict mode, full credit in conlleval
+    report = score(gold, pred)
+    assert report["scheme"] == "IOB2" and report["mode"] == "strict"
+    assert report["f1"] == 0.0 and report["recall"] == 0.0
+    assert report["pred_entities"] == 0
+    assert report["conlleval"] == {"precision": 100.0, "recall": 100.0, "f1": 100.0}
+
+
+def test_no_gold_entities_no_crash_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = score([["O", "O"]], [["O", "O"]])
+        assert report["f1"] == 0.0 and report["per_type"] == {} and report["gold_entities"] == 0
+        report = score([["O", "O"]], [["B-PER", "O"]])
+        assert report["precision"] == 0.0 and report["pred_entities"] == 1
+        assert report["per_type"]["PER"]["support"] == 0
+
+
+def test_json_able():
+    report = score([["B-PER", "O"]], [["B-PER", "O"]])
+    assert json.loads(json.dumps(report)) == report
+
+
+@pytest.mark.parametrize(
+    "gold, pred, message",
+    [
+        ([["O"]], [["O"], ["O"]], "1 gold sentences but 2 predicted"),
+        ([["O", "O"]], [["O"]], "sentence 0 has 2 gold tags but 1 predicted"),
+        ([["B_PER"]], [["O"]], "gold sentence 0: bad tag 'B_PER'"),
+        ([["O"]], [["X-LOC"]], "predicted sentence 0: bad tag 'X-LOC'"),
+        ([], [], "no sentences"),
+    ],
+)
+def test_bad_input(gold, pred, message):
+    with pytest.raises(NerwinError, match=message):
+        score(gold, pred)
+
+
+def test_format_report():
+    text = format_report(score([["B-PER", "I-PER", "O"]], [["I-PER", "I-PER", "O"]]))
+    lines = text.splitlines()
+    assert "IOB2" in lines[0] and "strict" in lines[0]
+    assert "F1   0.00" in lines[1] and "conlleval" in lines[1] and "100.00" in lines[1]
+    assert "token accuracy" in text
+    assert any(line.startswith("PER") for line in lines)

@@ -1,0 +1,166 @@
+"""Model folders: JSON plus safetensors, nothing that can run code; damage is one clear error naming the
+file; saving is atomic and never replaces what is not a model."""
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ner_helpers import DAMAGES, SENTENCE, TINY, copy_model, tiny_model, tiny_tagger, toy_corpus
+
+from nerwin import serialize
+from nerwin.errors import NerwinError
+from nerwin.tagger import Tagger, load
+
+FILES = {"config.json", "vocab.json", "weights.safetensors"}
+
+
+def toy_test_tokens() -> list[list[str]]:
+    return [s.tokens for s in toy_corpus()["test"]]
+
+
+def test_round_trip_gives_identical_predictions(tmp_path):
+    tagger = tiny_tagger()
+    tagger.save(tmp_path / "copy")
+    again = load(tmp_path / "copy")
+    sentences = toy_test_tokens()
+    enc = tagger.featurizer.encode(sentences)
+    assert np.array_equal(tagger.scores(enc), again.scores(again.featurizer.encode(sentences)))
+    assert again.tag_tokens(sentences) == tagger.tag_tokens(sentences)
+    assert again(SENTENCE) == tagger(SENTENCE)
+    assert again.tags == tagger.tags
+    for name in FILES:  # saving a loaded model writes the same files
+        assert (tmp_path / "copy" / name).read_bytes() == (tiny_model() / name).read_bytes(), name
+
+
+def test_model_files_are_json_and_safetensors_only():
+    assert {p.name for p in tiny_model().iterdir()} == FILES
+    config = json.loads((tiny_model() / "config.json").read_text(encoding="utf-8"))
+    assert config["format"] == serialize.FORMAT and config["format_version"] == serialize.FORMAT_VERSION
+    assert config["tags"] == tiny_tagger().tags and config["network"]["hidden"] == TINY.hidden
+    vocab = json.loads((tiny_model() / "vocab.json").read_text(encoding="utf-8"))
+    assert all(isinstance(v, list) and all(isinstance(k, str) for k in v) for v in vocab.values())
+    raw = (tiny_model() / "weights.safetensors").read_bytes()
+    (size,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + size])
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    assert tensors and all(v["dtype"] == "F32" for v in tensors.values())
+    last = max(v["data_offsets"][1] for v in tensors.values())
+    assert len(raw) == 8 + size + last  # nothing hidden after the arrays
+
+
+def test_save_with_a_card_adds_only_a_readme(tmp_path):
+    tiny_tagger().save(tmp_path / "m", card="# tiny\nA toy model.\n")
+    assert {p.name for p in (tmp_path / "m").iterdir()} == FILES | {"README.md"}
+    assert load(tmp_path / "m")(SENTENCE) == tiny_tagger()(SENTENCE)
+
+
+class _Boom:
+    """Unpickling this creates the marker file: proof that something was unpickled."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_loading_never_unpickles(tmp_path, monkeypatch):
+    model = copy_model(tmp_path)
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Boom(marker))
+    for name in ("weights.pkl", "model.pkl", "tagger.pickle", "pytorch_model.bin"):
+        (model / name).write_bytes(payload)
+    np.savez(model / "weights.npz", evil=np.array([_Boom(marker)], dtype=object))
+    np.save(model / "weights.npy", np.array([_Boom(marker)], dtype=object))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model load tried to unpickle")
+
+    for target, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (np, "load")):
+        monkeypatch.setattr(target, name, refuse)
+    tagger = load(model)
+    assert tagger(SENTENCE) == tiny_tagger()(SENTENCE)
+    assert not marker.exists()
+
+
+def test_pickle_in_place_of_the_weights_is_refused(tmp_path):
+    model = copy_model(tmp_path)
+    marker = tmp_path / "pwned"
+    (model / "weights.safetensors").write_bytes(pickle.dumps(_Boom(marker)))
+    with pytest.raises(NerwinError, match="weights.safetensors"):
+        load(model)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_damaged_model_is_one_error_naming_the_file(tmp_path, damage):
+    spoil, filename = DAMAGES[damage]
+    model = copy_model(tmp_path)
+    spoil(model)
+    with pytest.raises(NerwinError) as info:
+        load(model)
+    assert str(model / filename) in str(info.value)
+
+
+def test_a_missing_or_wrong_kind_of_model_path(tmp_path):
+    with pytest.raises(NerwinError, match="no such model"):
+        Tagger.load(tmp_path / "none")
+    (tmp_path / "file.safetensors").write_bytes(b"")
+    with pytest.raises(NerwinError, match="folder"):
+        Tagger.load(tmp_path / "file.safetensors")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NerwinError, match="config.json"):
+        Tagger.load(tmp_path / "empty")
+
+
+def test_replacing_a_model_is_atomic_and_leaves_no_temp_folders(tmp_path):
+    target = tmp_path / "m"
+    tiny_tagger().save(target)
+    (target / "stale.txt").write_text("from the old model")
+    tiny_tagger().save(target)
+    assert {p.name for p in target.iterdir()} == FILES  # replaced as a whole, not merged
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    assert load(target)(SENTENCE) == tiny_tagger()(SENTENCE)
+
+
+def test_a_failed_save_keeps_the_old_model(tmp_path, monkeypatch):
+    target = copy_model(tmp_path, "m")
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    real_write = serialize._fsync_write
+
+    def failing_write(path: Path, data: bytes) -> None:
+        if path.name == serialize.WEIGHTS:
+            raise OSError(28, "No space left on device")
+        real_write(path, data)
+
+    monkeypatch.setattr(serialize, "_fsync_write", failing_write)
+    with pytest.raises(OSError):
+        tiny_tagger().save(target)
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # the half-written temp folder is gone
+
+
+def test_saving_over_a_folder_that_is_not_a_model_is_refused(tmp_path):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("...")
+    with pytest.raises(NerwinError, match="not a nerwin model"):
+        tiny_tagger().save(precious)
+    assert (precious / "chapter1.tex").read_text() == "..."
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(NerwinError):
+        tiny_tagger().save(tmp_path / "notes.txt")
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_check_writable(tmp_path):
+    serialize.check_writable(tmp_path / "new", force=False)
+    with pytest.raises(NerwinError, match="--force"):
+        serialize.check_writable(tiny_model(), force=False)
+    serialize.check_writable(tiny_model(), force=True)
+    with pytest.raises(NerwinError, match="not a nerwin model"):
+        serialize.check_writable(tmp_path, force=True)

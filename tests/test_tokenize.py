@@ -1,0 +1,104 @@
+"""The tokenizer: CoNLL-like splits, exact offsets, robustness and speed."""
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nerwin.tokenize import Token, tokenize, tokenize_many
+
+
+def words(text):
+    return [t.text for t in tokenize(text)]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Paris.", ["Paris", "."]),
+        ("(AP) said", ["(", "AP", ")", "said"]),
+        (
+            'He said "no"; yes? no! so: a, b',
+            ["He", "said", '"', "no", '"', ";", "yes", "?", "no", "!", "so", ":", "a", ",", "b"],
+        ),
+        (
+            "U.S. officials met Mr. Smith on Jan. 5 at 3 p.m.",
+            ["U.S.", "officials", "met", "Mr.", "Smith", "on", "Jan.", "5", "at", "3", "p.m."],
+        ),
+        ("1,234.5 on 1996-08-22 , 3/4 at 10:30", ["1,234.5", "on", "1996-08-22", ",", "3/4", "at", "10:30"]),
+        ("Bosnia-Herzegovina 's AT&T", ["Bosnia-Herzegovina", "'s", "AT&T"]),
+        (
+            "John's dog didn't bark; I'm sure they'll go",
+            ["John", "'s", "dog", "did", "n't", "bark", ";", "I", "'m", "sure", "they", "'ll", "go"],
+        ),
+        ("O'Brien can't JOHN'S", ["O'Brien", "ca", "n't", "JOHN", "'S"]),
+        ("John F. Kennedy ... -- 12-year-old", ["John", "F.", "Kennedy", "...", "--", "12-year-old"]),
+        ("paid US$ 5 and C$ 3 or 5%", ["paid", "US$", "5", "and", "C$", "3", "or", "5", "%"]),
+        ("U.S.-led Inc.", ["U.S.-led", "Inc."]),
+    ],
+)
+def test_conll_like_splits(text, expected):
+    assert words(text) == expected
+
+
+def test_offsets_and_type():
+    text = "  Peter  Blackburn.\n"
+    tokens = tokenize(text)
+    assert tokens == [Token("Peter", 2, 7), Token("Blackburn", 9, 18), Token(".", 18, 19)]
+    assert all(text[t.start : t.end] == t.text for t in tokens)
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\t \r\n", "\u00a0\u2003"])
+def test_empty(text):
+    assert tokenize(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "café e\u0301t\u00e9 😀👍🏽 👨‍👩‍👧",
+        "\x00\x01\x1b[31m\x7f",
+        "مرحبا بالعالم \u202eabc\u202c שלום",
+        "\ud800 lone surrogate",
+        "x" * 1_000_000,
+        "a. " * 300_000,
+    ],
+)
+def test_robust(text):
+    tokens = tokenize(text)
+    assert all(text[t.start : t.end] == t.text for t in tokens)
+
+
+def test_combining_marks_stay_in_word():
+    assert words("e\u0301te\u0301 cafe\u0301") == ["e\u0301te\u0301", "cafe\u0301"]
+
+
+def test_tokenize_many():
+    assert [[t.text for t in ts] for ts in tokenize_many(["a b.", "", "c"])] == [["a", "b", "."], [], ["c"]]
+
+
+def test_speed():
+    text = (
+        "The European Commission said on Thursday it disagreed with German advice , "
+        "paying US$ 1,234.5 to Mr. Smith's U.S. firm (AP). "
+    ) * 20_000
+    start = time.perf_counter()
+    tokenize(text)
+    rate = len(text) / (time.perf_counter() - start)
+    assert rate > 500_000, f"{rate:,.0f} chars/s"  # typically 2M+; a loose floor for slow CI machines
+
+
+@settings(deadline=None, max_examples=400)
+@given(st.text())
+def test_fuzz_tokens_cover_text(text):
+    tokens = tokenize(text)
+    previous_end = 0
+    for token in tokens:
+        assert token.text and text[token.start : token.end] == token.text
+        assert token.start >= previous_end  # ordered, non-overlapping
+        assert not any(c.isspace() for c in token.text)
+        previous_end = token.end
+    # every non-space character is in some token
+    covered = sum(t.end - t.start for t in tokens)
+    assert covered == sum(not c.isspace() for c in text)

@@ -1,0 +1,189 @@
+"""Training: reproducible, keeps the best epoch on disk, logs every epoch, stops early, survives
+Ctrl-C and NaN losses with the best model so far, and trains the binary LOC variant too."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from ner_helpers import (
+    GOOD_CONLL,
+    SENTENCE,
+    SMALL_DEV,
+    TINY,
+    TOY_VALID,
+    conll,
+    small_corpus,
+    to_conll,
+    toy_corpus,
+    write_conll,
+)
+from safetensors.numpy import load_file
+
+import nerwin.train as train_module
+from nerwin.autodiff import functions as F
+from nerwin.data import load_files
+from nerwin.errors import NerwinError
+from nerwin.evaluate import evaluate
+from nerwin.tagger import load
+from nerwin.train import TrainConfig, train
+
+ONE = dataclasses.replace(TINY, epochs=1)
+
+
+def weights(path: Path) -> bytes:
+    return (path / "weights.safetensors").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory) -> Path:
+    """The TINY model after exactly one epoch (what an interrupted run must leave behind)."""
+    path = tmp_path_factory.mktemp("one") / "model"
+    train(small_corpus(), path, ONE)
+    return path
+
+
+def test_same_seed_same_bits_other_seed_other_bits(tmp_path, one_epoch):
+    again = tmp_path / "again"
+    train(small_corpus(), again, ONE)
+    assert weights(again) == weights(one_epoch)
+    assert (again / "vocab.json").read_bytes() == (one_epoch / "vocab.json").read_bytes()
+    other = tmp_path / "other"
+    train(small_corpus(), other, dataclasses.replace(ONE, seed=2))
+    a, b = load_file(one_epoch / "weights.safetensors"), load_file(other / "weights.safetensors")
+    assert a.keys() == b.keys()
+    assert all(a[k].shape == b[k].shape for k in a)
+    assert any((a[k] != b[k]).any() for k in a)
+
+
+def test_train_without_a_folder_returns_figures_only():
+    result = train(small_corpus(), None, ONE)
+    assert result.path is None and result.best_epoch == 1 and result.epochs_run == 1
+
+
+def test_the_best_epoch_is_on_disk_and_the_log_has_every_epoch(tmp_path, monkeypatch):
+    # Make epoch 3 look worse than it is: the model from epoch 2 must be the one kept.
+    real_score, seen = train_module.score, []
+
+    def score(gold, pred):
+        report = real_score(gold, pred)
+        seen.append(report["f1"])
+        if len(seen) == 3:
+            report = {**report, "f1": 0.0}
+        return report
+
+    monkeypatch.setattr(train_module, "score", score)
+    out, log_path = tmp_path / "best", tmp_path / "log.json"
+    result = train(small_corpus(), out, dataclasses.replace(TINY, epochs=3, patience=5), log_path=log_path)
+    assert result.best_epoch == 2 and result.epochs_run == 3 and not result.interrupted
+    assert result.best_dev_f1 == seen[1]
+
+    log = json.loads(log_path.read_text())
+    assert [e["epoch"] for e in log["epochs"]] == [1, 2, 3]
+    assert [e["dev_f1"] for e in log["epochs"]] == [seen[0], seen[1], 0.0]
+    assert [e["best"] for e in log["epochs"]] == [True, seen[1] > seen[0], False]
+    assert all(e["loss"] > 0 and e["tokens_per_second"] > 0 for e in log["epochs"])
+    assert log["config"]["epochs"] == 3 and log["epochs"] == result.log
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["dev"]["epoch"] == 2 and config["dev"]["f1"] == seen[1]
+    monkeypatch.setattr(train_module, "score", real_score)
+    dev = write_conll(tmp_path, to_conll(small_corpus()["validation"]))
+    assert evaluate(dev, out)["f1"] == pytest.approx(seen[1])
+    two = tmp_path / "two"  # the same run stopped after epoch 2: bit for bit the kept model
+    train(small_corpus(), two, dataclasses.replace(TINY, epochs=2))
+    assert weights(two) == weights(out)
+
+
+def test_early_stopping_after_patience_epochs_without_progress(tmp_path, monkeypatch):
+    real_score = train_module.score
+    monkeypatch.setattr(train_module, "score", lambda g, p: {**real_score(g, p), "f1": 50.0})
+    result = train(small_corpus(), None, dataclasses.replace(TINY, epochs=20, patience=2))
+    assert result.epochs_run == 3 and result.best_epoch == 1
+    assert [e["best"] for e in result.log] == [True, False, False]
+
+
+def test_binary_variant_tags_locations_only(tmp_path):
+    out = tmp_path / "binary"
+    result = train(toy_corpus(None, SMALL_DEV), out, dataclasses.replace(TINY, task="binary"))
+    assert result.best_dev_f1 > 80
+    tagger = load(out)
+    assert tagger.binary and json.loads((out / "config.json").read_text())["task"] == "binary"
+    assert [(e.text, e.label) for e in tagger(SENTENCE)] == [("Velmora", "LOC")]
+    tags = tagger.tag_tokens([["Talvo", "visited", "New", "Ostrel", "and", "Velmora", "."]])
+    assert set(tags[0]) <= {"O", "B-LOC", "I-LOC"}
+    assert tags[0][2:4] == ["B-LOC", "I-LOC"]
+    report = evaluate(TOY_VALID, out)  # other types in the gold file count as O for this model
+    assert set(report["per_type"]) == {"LOC"} and report["f1"] > 80
+
+
+def test_dev_tag_never_seen_in_training_is_an_error(tmp_path):
+    train_file = write_conll(tmp_path, GOOD_CONLL, "train.txt")
+    dev_file = write_conll(tmp_path, conll([("Monday", "B-DATE"), ("Talvo", "B-PER")]), "dev.txt")
+    with pytest.raises(NerwinError, match="B-DATE"):
+        train(load_files(train_file, dev_file), tmp_path / "m", ONE)
+    assert not (tmp_path / "m").exists()
+
+
+def test_bad_config_is_refused_before_any_work(tmp_path):
+    for bad in ({"lr": float("nan")}, {"dropout": 1.0}, {"task": "spans"}, {"hidden": 0}):
+        with pytest.raises(NerwinError):
+            train(small_corpus(), tmp_path / "m", dataclasses.replace(ONE, **bad))
+    assert not (tmp_path / "m").exists()
+
+
+def test_existing_model_needs_force(tmp_path, one_epoch):
+    with pytest.raises(NerwinError, match="--force"):
+        train(small_corpus(), one_epoch, ONE)
+    result = train(small_corpus(), one_epoch, ONE, force=True)  # same seed: same model back
+    assert result.best_epoch == 1
+
+
+def test_ctrl_c_keeps_the_best_model_so_far(tmp_path, one_epoch):
+    def progress(event):
+        if event["epoch"] == 2 and event.get("step") == 3:
+            raise KeyboardInterrupt
+
+    out, log_path = tmp_path / "m", tmp_path / "log.json"
+    result = train(small_corpus(), out, dataclasses.replace(TINY, epochs=5), progress=progress,
+                   log_path=log_path)
+    assert result.interrupted and result.best_epoch == 1 and result.epochs_run == 1
+    assert weights(out) == weights(one_epoch)
+    assert load(out)(SENTENCE)  # loadable and working
+    assert [e["epoch"] for e in json.loads(log_path.read_text())["epochs"]] == [1]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_ctrl_c_before_the_first_epoch_ends_writes_nothing(tmp_path):
+    def progress(event):
+        raise KeyboardInterrupt
+
+    result = train(small_corpus(), tmp_path / "m", ONE, progress=progress)
+    assert result.interrupted and result.best_epoch == 0
+    assert not (tmp_path / "m").exists()
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_model(tmp_path, monkeypatch, one_epoch):
+    real_loss, state = F.cross_entropy, {"epoch": 1, "steps": 0}
+
+    def progress(event):
+        if event.get("end"):
+            state["epoch"], state["steps"] = event["epoch"] + 1, 0
+
+    def poisoned(logits, targets):
+        loss = real_loss(logits, targets)
+        state["steps"] += 1
+        return loss * float("nan") if state["epoch"] == 2 and state["steps"] == 5 else loss
+
+    monkeypatch.setattr(F, "cross_entropy", poisoned)
+    out = tmp_path / "m"
+    with pytest.raises(NerwinError, match=r"loss became nan at epoch 2, step 5") as info:
+        train(small_corpus(), out, dataclasses.replace(TINY, epochs=3), progress=progress)
+    assert str(out) in str(info.value)
+    assert weights(out) == weights(one_epoch)
+    assert load(out)(SENTENCE)
+
+
+def test_config_from_dict_ignores_unknown_keys():
+    assert TrainConfig.from_dict({"hidden": 7, "future_option": 1}).hidden == 7
