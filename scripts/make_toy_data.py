@@ -6,7 +6,7 @@
 Every sentence comes from a template below with made-up people, places, organizations and
 "miscellaneous" names (nationalities, events) filled in, so the files are ours to commit and share.
 The format is CoNLL-2003's: `token POS chunk NER`, one token a line, blank lines between sentences,
-`-DOCSTART- -X- -X- O` between documents, IOB2 tags (PER, LOC, ORG, MISC). POS and chunk columns are
+`-DOCSTART- X X O` between documents, IOB2 tags (PER, LOC, ORG, MISC). POS and chunk columns are
 placeholders (NNP for entity words, X for the rest). The same seed always writes the same bytes.
 """
 from __future__ import annotations
@@ -131,7 +131,7 @@ def conll_lines(rng: random.Random, n_sentences: int, novel: float = 0.0) -> lis
     lines: list[str] = []
     left = n_sentences
     while left > 0:
-        lines += ["-DOCSTART- -X- -X- O", ""]
+        lines += ["-DOCSTART- X X O", ""]
         for _ in range(min(left, rng.randint(4, 12))):
             for token, tag in sentence(names):
                 pos = "NNP" if tag != "O" else ("." if token in ".,()" else "X")

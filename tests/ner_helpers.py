@@ -94,7 +94,7 @@ def copy_model(tmp_path: Path, name: str = "model") -> Path:
 
 
 def write_conll(tmp_path: Path, text: str, name: str = "data.txt") -> Path:
-    """Write CoNLL text (dedented lines as given) to tmp_path/name and return the path."""
+    """Write CoNLL text as given to tmp_path/name and return the path."""
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path

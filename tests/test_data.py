@@ -28,7 +28,7 @@ in IN B-PP O
 Oslo NNP B-NP B-LOC
 . . O O
 
--DOCSTART- -X- -X- O
+-DOCSTART- X X O
 
 Acme NNP B-NP B-ORG
 wins VBZ B-VP O
