@@ -44,8 +44,7 @@ class WindowModel(nn.Module):
 
     def gather(self, windows: list[np.ndarray]) -> Tensor:
         """The input layer x: every column's window embeddings side by side, (n, width * sum(dims))."""
-        parts = [emb.windows(ids) for emb, ids in zip(self.embeddings, windows)]
-        return parts[0] if len(parts) == 1 else F.concatenate(parts, axis=1)
+        return F.window_gather([emb.weight for emb in self.embeddings], windows)
 
     def head(self, x: Tensor) -> Tensor:
         """Hidden layer, nonlinearity, dropout, output scores."""

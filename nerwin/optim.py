@@ -163,7 +163,7 @@ class Adam(Optimizer):
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         state = dict(state)
-        self.t = int(state.pop("t", 0))
+        self.t = int(np.asarray(state.pop("t", 0)).reshape(-1)[0])
         super().load_state_dict(state)
 
 

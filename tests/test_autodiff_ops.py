@@ -605,3 +605,13 @@ def test_losses_against_torch():
     ref.backward()
     np.testing.assert_allclose(out.item(), ref.item(), rtol=1e-9)
     np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_window_gather_of_several_tables_matches_concatenated_lookups():
+    rng = np.random.default_rng(3)
+    words, caps = rng.normal(size=(7, 3)), rng.normal(size=(4, 2))
+    iw, ic = rng.integers(0, 7, size=(5, 3)), rng.integers(0, 4, size=(5, 3))
+    out = F.window_gather([_t(words), _t(caps)], [iw, ic])
+    np.testing.assert_allclose(out.data, np.concatenate([words[iw].reshape(5, -1), caps[ic].reshape(5, -1)], 1))
+    # one weight in two windows too (a reused input)
+    assert gradcheck(lambda a, b: F.window_gather([a, b, a], [iw, ic, ic]), words, caps)

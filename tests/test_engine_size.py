@@ -7,7 +7,7 @@ from pathlib import Path
 import nerwin
 
 PACKAGE = Path(nerwin.__file__).parent
-ENGINE_BUDGET = 1_200  # non-blank lines in nerwin/autodiff/*.py
+ENGINE_BUDGET = 1_400  # non-blank lines in nerwin/autodiff/*.py (raised from 1,200 for the CRF and Viterbi kernels)
 
 
 def _non_blank_lines(path: Path) -> int:

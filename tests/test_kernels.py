@@ -56,12 +56,14 @@ def test_window_gather(data, n, w):
     table, _, _ = data.draw(table_and_rows())
     idx = data.draw(hnp.arrays(np.int64, (n, w), elements=st.integers(0, len(table) - 1)))
     expected = table[idx].reshape(n, w * table.shape[1])
-    out = kernels.window_gather(table, idx)
+    out = kernels.window_gather([table], [idx])
     assert out.dtype == table.dtype
     np.testing.assert_array_equal(out, expected)
-    pre = np.full_like(expected, np.nan)
-    assert kernels.window_gather(table, idx, out=pre) is pre
-    np.testing.assert_array_equal(pre, expected)
+    # two tables: their windows side by side, and window_rows takes each block back apart
+    d = table.shape[1]
+    both = kernels.window_gather([table, table[::-1].copy()], [idx, idx])
+    np.testing.assert_array_equal(both, np.concatenate([expected, table[::-1][idx].reshape(n, w * d)], axis=1))
+    np.testing.assert_array_equal(kernels.window_rows(both, w * d, w, d), table[::-1][idx].reshape(n * w, d))
 
 
 @FAST
@@ -277,7 +279,7 @@ def access(path, mode, *args, **kwargs):  # pretend the package folder (or every
 os.access = access
 import numpy as np
 from nerwin.autodiff import kernels
-out = kernels.window_gather(np.arange(6.0).reshape(3, 2), np.array([[0, 2]], dtype=np.int64))
+out = kernels.window_gather([np.arange(6.0).reshape(3, 2)], [np.array([[0, 2]], dtype=np.int64)])
 assert out.tolist() == [[0.0, 1.0, 4.0, 5.0]], out
 print(os.environ.get("NUMBA_CACHE_DIR", "<unset>"))
 """

@@ -43,32 +43,55 @@ import numba  # noqa: E402
 
 
 def _jit(fn):
-    """`numba.njit(cache=True)`, falling back to no cache if numba can find nowhere to cache."""
+    """`numba.njit(cache=True)`, falling back to no cache if numba can find nowhere to cache.
+
+    error_model="numpy": a division by zero gives inf/nan as in numpy instead of raising, which lets
+    LLVM vectorize loops that divide (the Adam update runs ~5x faster)."""
     try:
-        return numba.njit(cache=True)(fn)
+        return numba.njit(cache=True, error_model="numpy")(fn)
     except Exception:  # e.g. "cannot cache function ...: no locator available" on read-only installs
-        return numba.njit(cache=False)(fn)
+        return numba.njit(cache=False, error_model="numpy")(fn)
 
 
 # ---- gathers and scatter-adds -----------------------------------------------------------------------
 
 @_jit
-def _window_gather(table, idx, out):
+def _window_gather(table, idx, out, col):
     n, w = idx.shape
     d = table.shape[1]
     for i in range(n):
         for j in range(w):
             r = idx[i, j]
             for k in range(d):
-                out[i, j * d + k] = table[r, k]
+                out[i, col + j * d + k] = table[r, k]
 
 
-def window_gather(table: np.ndarray, idx: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Rows `table[idx[i, j]]` laid side by side: out[i] = concat_j table[idx[i, j]], shape (n, w*d)."""
-    n, w = idx.shape
-    if out is None:
-        out = np.empty((n, w * table.shape[1]), dtype=table.dtype)
-    _window_gather(table, idx, out)
+@_jit
+def _window_rows(grad, col, w, d, out):
+    n = grad.shape[0]
+    for i in range(n):
+        for j in range(w):
+            for k in range(d):
+                out[i * w + j, k] = grad[i, col + j * d + k]
+
+
+def window_gather(tables: list[np.ndarray], indices: list[np.ndarray]) -> np.ndarray:
+    """Each table's window rows side by side, the tables one after another:
+    out[i] = [table0[idx0[i, 0]], ..., table0[idx0[i, w-1]], table1[idx1[i, 0]], ...]."""
+    n = indices[0].shape[0]
+    width = sum(idx.shape[1] * t.shape[1] for t, idx in zip(tables, indices))
+    out = np.empty((n, width), dtype=tables[0].dtype)
+    col = 0
+    for table, idx in zip(tables, indices):
+        _window_gather(table, idx, out, col)
+        col += idx.shape[1] * table.shape[1]
+    return out
+
+
+def window_rows(grad: np.ndarray, col: int, w: int, d: int) -> np.ndarray:
+    """The (n*w, d) rows of one table's block of columns [col, col + w*d) of grad, contiguous."""
+    out = np.empty((grad.shape[0] * w, d), dtype=grad.dtype)
+    _window_rows(np.ascontiguousarray(grad), col, w, d, out)
     return out
 
 
@@ -122,6 +145,37 @@ def coalesce_rows(rows: np.ndarray, values: np.ndarray, n_rows: int) -> tuple[np
     return uniq[:count], summed[:count]
 
 
+# ---- elementwise: dropout, tanh' -------------------------------------------------------------------
+
+@_jit
+def _dropout(x, bits, threshold, scale, out, mask):
+    for i in range(x.shape[0]):
+        keep = scale if bits[i] >= threshold else 0.0
+        mask[i] = keep
+        out[i] = x[i] * keep
+
+
+def dropout(x: np.ndarray, bits: np.ndarray, threshold: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x * mask, mask) with mask = scale where a 16-bit random draw >= threshold, else 0. One pass."""
+    out, mask = np.empty_like(x), np.empty_like(x)
+    _dropout(x.reshape(-1), bits.reshape(-1), np.uint16(threshold), x.dtype.type(scale), out.reshape(-1),
+             mask.reshape(-1))
+    return out, mask
+
+
+@_jit
+def _tanh_backward(grad, t, out):
+    for i in range(grad.shape[0]):
+        out[i] = grad[i] * (1 - t[i] * t[i])
+
+
+def tanh_backward(grad: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """grad * (1 - t^2), one pass, no temporaries."""
+    out = np.empty_like(t)
+    _tanh_backward(np.ascontiguousarray(grad, dtype=t.dtype).reshape(-1), t.reshape(-1), out.reshape(-1))
+    return out
+
+
 # ---- fused softmax cross-entropy ----------------------------------------------------------------
 
 @_jit
@@ -171,37 +225,50 @@ def softmax_xent_backward(probs: np.ndarray, targets: np.ndarray, weights: np.nd
 # ---- optimizer updates ---------------------------------------------------------------------------
 
 @_jit
-def _adam_dense(p, g, m, v, lr, beta1, beta2, eps, bc1, bc2, decay):
+def _adam_dense(p, g, m, v, step, beta1, beta2, eps, inv_sqrt_bc2, decay_lr):
+    one = np.float32(1.0)
     for i in range(p.shape[0]):
-        m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
-        v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i]
-        m_hat = m[i] / bc1
-        v_hat = v[i] / bc2
-        p[i] -= lr * (m_hat / (math.sqrt(v_hat) + eps) + decay * p[i])
+        gi = g[i]
+        mi = beta1 * m[i] + (one - beta1) * gi
+        vi = beta2 * v[i] + (one - beta2) * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - step * mi / (math.sqrt(vi) * inv_sqrt_bc2 + eps) - decay_lr * p[i]
+
+
+def _adam_scalars(p, lr, beta1, beta2, eps, bc1, bc2, decay):
+    """The update's constants in the parameter's precision (float32 loops vectorize; mixed ones do not).
+
+    lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / bc1, v_hat = v / bc2 is computed as
+    (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), as PyTorch does."""
+    t = p.dtype.type
+    return t(lr / bc1), t(beta1), t(beta2), t(eps), t(1.0 / math.sqrt(bc2)), t(lr * decay)
 
 
 def adam_dense(p, g, m, v, lr, beta1, beta2, eps, bc1, bc2, decay) -> None:
     """One Adam step over whole arrays, in place (all arrays flattened views of the same size)."""
     _adam_dense(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                lr, beta1, beta2, eps, bc1, bc2, decay)
+                *_adam_scalars(p, lr, beta1, beta2, eps, bc1, bc2, decay))
 
 
 @_jit
-def _adam_rows(p, rows, g, m, v, lr, beta1, beta2, eps, bc1, bc2, decay):
+def _adam_rows(p, rows, g, m, v, step, beta1, beta2, eps, inv_sqrt_bc2, decay_lr):
+    one = np.float32(1.0)
     d = p.shape[1]
     for i in range(rows.shape[0]):
         r = rows[i]
         for k in range(d):
-            m[r, k] = beta1 * m[r, k] + (1.0 - beta1) * g[i, k]
-            v[r, k] = beta2 * v[r, k] + (1.0 - beta2) * g[i, k] * g[i, k]
-            m_hat = m[r, k] / bc1
-            v_hat = v[r, k] / bc2
-            p[r, k] -= lr * (m_hat / (math.sqrt(v_hat) + eps) + decay * p[r, k])
+            gi = g[i, k]
+            mi = beta1 * m[r, k] + (one - beta1) * gi
+            vi = beta2 * v[r, k] + (one - beta2) * gi * gi
+            m[r, k] = mi
+            v[r, k] = vi
+            p[r, k] = p[r, k] - step * mi / (math.sqrt(vi) * inv_sqrt_bc2 + eps) - decay_lr * p[r, k]
 
 
 def adam_rows(p, rows, g, m, v, lr, beta1, beta2, eps, bc1, bc2, decay) -> None:
     """Adam on the listed rows only (rows unique); other rows and their moments are left alone."""
-    _adam_rows(p, rows, g, m, v, lr, beta1, beta2, eps, bc1, bc2, decay)
+    _adam_rows(p, rows, g, m, v, *_adam_scalars(p, lr, beta1, beta2, eps, bc1, bc2, decay))
 
 
 @_jit
