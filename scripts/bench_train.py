@@ -5,7 +5,7 @@
 Model: window 5 (2 each side), 50-d words + 5-d caps, 300 tanh hidden, dropout 0.5, 9 tags, Adam
 lr 1e-3, gradient clipping at norm 5, singletons trained as UNK half the time. Every framework sees
 the same batches in the same order (one shared seed per epoch). After a warm-up (numba compile or
-cache load, PyTorch's first steps), epochs alternate nerwin / torch Adam (default) / torch Adam
+cache load, PyTorch's first steps; all start from the same initial weights), epochs alternate nerwin / torch Adam (default) / torch Adam
 (foreach) / torch Adam (fused), so the machine's state is shared fairly. Prints tokens/s for each,
 the ratios, nerwin's per-step breakdown, compile time, peak memory, and dev F1 after the same epochs.
 Without PyTorch (the optional `bench` extra), nerwin alone is measured.
@@ -118,11 +118,12 @@ class NerwinRun:
 
 
 class TorchRun:
-    def __init__(self, torch, data: Data, seed: int, variant: str):
+    def __init__(self, torch, data: Data, seed: int, variant: str, init: dict[str, np.ndarray]):
         self.torch = torch
         self.name = f"torch Adam ({variant})"
         self.model = torch_window_model(torch, [len(c.vocab) for c in data.fz.columns], [WORD_DIM, CAPS_DIM],
                                         data.fz.width, HIDDEN, len(data.tags), DROPOUT, seed)
+        copy_weights(torch, init, self.model)
         kwargs = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[variant]
         self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, **kwargs)
         self.loss_fn = torch.nn.CrossEntropyLoss()
@@ -155,6 +156,17 @@ class TorchRun:
         return np.concatenate(out)
 
 
+def copy_weights(torch, state: dict[str, np.ndarray], model) -> None:
+    """Start the PyTorch model from nerwin's initial weights (Linear weights are stored transposed)."""
+    with torch.no_grad():
+        for i, emb in enumerate(model.embeddings):
+            emb.weight.copy_(torch.from_numpy(state[f"embeddings.{i}.weight"]))
+        for name in ("hidden", "output"):
+            layer = getattr(model, name)
+            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(state[f"{name}.weight"].T)))
+            layer.bias.copy_(torch.from_numpy(state[f"{name}.bias"]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", help="CoNLL folder (default: $NERWIN_DATA or ../shared/data/conll2003)")
@@ -171,6 +183,7 @@ def main() -> None:
     print(f"data: {len(data.enc.positions):,} training tokens, {len(data.dev.positions):,} dev tokens "
           f"(prepared in {time.perf_counter() - t0:.1f} s)")
 
+    init = NerwinRun(data, args.seed).model.state_dict()  # every framework starts from these weights
     t0 = time.perf_counter()
     nerwin_run = NerwinRun(data, args.seed)
     nerwin_run.epoch(data.batches(0, args.batch_size), limit=1)
@@ -183,7 +196,7 @@ def main() -> None:
     else:
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
         for variant in args.variants.split(","):
-            run = TorchRun(torch, data, args.seed, variant)
+            run = TorchRun(torch, data, args.seed, variant, init)
             run.epoch(data.batches(0, args.batch_size), limit=args.warmup_steps)
             runs.append(run)
     nerwin_run.parts = {k: 0.0 for k in nerwin_run.parts}
