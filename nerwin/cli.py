@@ -77,6 +77,7 @@ def train(
     unk_rate: float = typer.Option(0.5, "--unk-rate", help="Chance a word seen once is trained as UNK."),
     word_dropout: float = typer.Option(0.0, "--word-dropout", help="Chance any word is trained as UNK."),
     crf: bool = typer.Option(False, "--crf", help="Sentence-level training with learned tag transitions."),
+    average: int = typer.Option(0, "--average", help="Score and keep the mean of the last N epochs' weights."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="Decoupled weight decay (AdamW)."),
     seed: int = typer.Option(1, "--seed", "-s", help="Random seed (same seed, same model)."),
     binary: bool = typer.Option(False, "--binary-loc", help="Train the binary variant: is the centre word a LOC?"),
@@ -95,7 +96,8 @@ def train(
                          prefix_dim=prefix_dim, shape_dim=shape_dim, hidden=hidden, activation=activation,
                          dropout=dropout, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                          batch_size=batch_size, epochs=epochs, patience=patience, unk_rate=unk_rate,
-                         seed=seed, task="binary" if binary else "tags", crf=crf, word_dropout=word_dropout)
+                         seed=seed, task="binary" if binary else "tags", crf=crf, word_dropout=word_dropout,
+                         average=average)
     config.check()
     if not resume:
         check_writable(output, force)

@@ -179,17 +179,32 @@ def _to_dataset(rows: list[tuple[list[str], list[str]]]) -> datasets.Dataset:
 
 
 def _load_folder(folder: Path) -> datasets.DatasetDict:
-    import datasets
-
     files = find_split_files(folder)
     if "validation" not in files:
         raise NerwinError(
             f"{folder}: no validation file; expected one of {', '.join(SPLIT_NAMES['validation'])} "
             "(optionally ending in .txt or .conll)"
         )
-    return datasets.DatasetDict(
-        {split: _to_dataset([(s.tokens, s.tags) for s in read_conll(path)]) for split, path in files.items()}
-    )
+    return _read_splits(files)
+
+
+def _read_splits(files: dict[str, Path]) -> datasets.DatasetDict:
+    """Read the CoNLL file of each split; a validation or test tag whose entity type never occurs in
+    the training file is an error naming its file and line (the model could never predict it)."""
+    import datasets
+
+    splits = {split: read_conll(path) for split, path in files.items()}
+    seen = {None} | {parse_tag(t)[1] for s in splits["train"] for t in s.tags}  # None: the type of O
+    for split, sentences in splits.items():
+        if split == "train":
+            continue
+        for sentence in sentences:
+            for i, tag in enumerate(sentence.tags):
+                if parse_tag(tag)[1] not in seen:
+                    raise NerwinError(f"{files[split]}:{sentence.line + i}: tag {tag!r} never occurs in the "
+                                      f"training file {files['train']}")
+    return datasets.DatasetDict({split: _to_dataset([(s.tokens, s.tags) for s in sentences])
+                                 for split, sentences in splits.items()})
 
 
 def _env_true(name: str) -> bool:
@@ -303,11 +318,9 @@ def load_corpus(source: str | Path | None = None) -> datasets.DatasetDict:
     return _load_hub()
 
 
-def load_files(train: str | Path, validation: str | Path, test: str | Path | None = None) -> datasets.DatasetDict:
+def load_files(
+    train: str | Path, validation: str | Path, test: str | Path | None = None
+) -> datasets.DatasetDict:
     """Like `load_corpus`, from CoNLL files named one by one."""
-    import datasets
-
     files = {"train": train, "validation": validation, **({"test": test} if test is not None else {})}
-    return datasets.DatasetDict(
-        {split: _to_dataset([(s.tokens, s.tags) for s in read_conll(Path(path))]) for split, path in files.items()}
-    )
+    return _read_splits({split: Path(path) for split, path in files.items()})

@@ -153,22 +153,20 @@ class Featurizer:
         """Flat padded id streams for a list of tokenized sentences (and their tag ids, if known)."""
         h = self.half
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
-        total = int(lengths.sum()) + h * (len(sentences) + 1)
-        stream = np.zeros((total, len(self.columns)), dtype=np.int64)
-        positions = np.empty(int(lengths.sum()), dtype=np.int64)
-        at, k = h, 0
-        for tokens in sentences:
-            n = len(tokens)
-            if n:
-                stream[at:at + n] = [self.token_ids(t) for t in tokens]
-                positions[k:k + n] = np.arange(at, at + n)
-            at += n + h
-            k += n
+        n_tokens = int(lengths.sum())
+        width = len(self.columns)
+        token_ids = self.token_ids
+        rows = [token_ids(t) for s in sentences for t in s]
+        table = np.array(rows, dtype=np.int64).reshape(n_tokens, width)
+        # token k of sentence i sits after i+1 gaps of h pads: stream position k + h * (i + 1)
+        positions = np.arange(n_tokens, dtype=np.int64) + h * np.repeat(np.arange(1, len(sentences) + 1), lengths)
+        stream = np.zeros((n_tokens + h * (len(sentences) + 1), width), dtype=np.int64)
+        stream[positions] = table
         if tags is None:
-            tag_ids = np.full(len(positions), -1, dtype=np.int64)
+            tag_ids = np.full(n_tokens, -1, dtype=np.int64)
         else:
-            tag_ids = np.fromiter((t for seq in tags for t in seq), dtype=np.int64, count=len(positions))
-        ids = [np.ascontiguousarray(stream[:, c]) for c in range(len(self.columns))]
+            tag_ids = np.fromiter((t for seq in tags for t in seq), dtype=np.int64, count=n_tokens)
+        ids = [np.ascontiguousarray(stream[:, c]) for c in range(width)]
         return Encoded(ids, positions, tag_ids, lengths, h)
 
     def to_json(self) -> dict:

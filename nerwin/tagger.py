@@ -25,8 +25,8 @@ from .decode import allowed_transitions, decode, log_softmax_rows
 from .errors import NerwinError
 from .features import Encoded, Featurizer
 from .model import WindowModel
-from .tags import check_tags, repair_iob2, spans
-from .tokenize import Token, tokenize
+from .tags import check_tags, parse_tag, repair_iob2
+from .tokenize import Token, token_spans
 
 __all__ = ["Entity", "Tagger", "load", "default_model_path", "MODEL_ENV"]
 
@@ -68,6 +68,9 @@ class Tagger:
         self.config = config
         self.binary = config.get("task") == "binary"
         self.start, self.trans = allowed_transitions(self.tags)
+        parsed = [parse_tag(t) for t in self.tags]
+        self._prefix = np.array([{"O": 0, "B": 1, "I": 2}[p] for p, _ in parsed], dtype=np.int64)
+        self._types = [k for _, k in parsed]
 
     # ---- scoring -----------------------------------------------------------------------------
     def scores(self, enc: Encoded, batch_size: int = 4096) -> np.ndarray:
@@ -120,37 +123,50 @@ class Tagger:
         """Entities of many texts at once (raw strings, or token lists whose offsets count tokens
         joined by single spaces)."""
         texts = list(texts)
-        tokenized: list[list[Token]] = []
+        tokenized: list[list[tuple[str, int, int]]] = []
         originals: list[str] = []
         for text in texts:
             if isinstance(text, str):
-                tokenized.append(tokenize(text))
+                tokenized.append(token_spans(text))
                 originals.append(text)
             else:
                 joined, toks, at = " ".join(text), [], 0
                 for tok in text:
-                    toks.append(Token(tok, at, at + len(tok)))
+                    toks.append((tok, at, at + len(tok)))
                     at += len(tok) + 1
                 tokenized.append(toks)
                 originals.append(joined)
         return self.entities(tokenized, originals)
 
     def entities(self, tokenized: Sequence[Sequence[Token]], texts: Sequence[str]) -> list[list[Entity]]:
-        """Entities of texts already split into Tokens (with offsets into the matching text)."""
+        """Entities of texts already split into tokens: (text, start, end) tuples such as Tokens,
+        with offsets into the matching text."""
         if not tokenized:
             return []
-        enc = self.featurizer.encode([[t.text for t in toks] for toks in tokenized])
+        enc = self.featurizer.encode([[t[0] for t in toks] for toks in tokenized])
         ids, probs = self.predict(enc)
-        names = self._tag_names(ids, enc.lengths)
-        results, at = [], 0
-        for toks, text, seq in zip(tokenized, texts, names):
-            ents = []
-            for s, e, label in spans(seq):
-                start, end = toks[s].start, toks[e - 1].end
-                ents.append(Entity(text[start:end], label, start, end,
-                                   round(float(probs[at + s:at + e].mean()), 4)))
-            results.append(ents)
-            at += len(toks)
+        results: list[list[Entity]] = [[] for _ in tokenized]
+        if self.binary:
+            index = {t: i for i, t in enumerate(self.tags)}  # B-LOC / I-LOC / O, runs of LOC words joined
+            ids = np.array([index.get(t, 0) for seq in self._tag_names(ids, enc.lengths) for t in seq],
+                           dtype=np.int64)
+        # decoding gives valid IOB2: an entity is a B-X and the I-X that follow it
+        prefix = self._prefix[ids]
+        first = np.flatnonzero(prefix == 1)
+        if not len(first):
+            return results
+        offsets = np.concatenate([[0], np.cumsum(enc.lengths)])
+        sentence_of = np.searchsorted(offsets, first, side="right") - 1
+        inside = (prefix == 2).tolist() + [False]
+        total = np.concatenate([[0.0], np.cumsum(probs)])
+        for b, si in zip(first.tolist(), sentence_of.tolist()):
+            e = b + 1
+            while inside[e]:
+                e += 1
+            toks, o = tokenized[si], offsets[si]
+            start, end = toks[b - o][1], toks[e - 1 - o][2]
+            results[si].append(Entity(texts[si][start:end], self._types[ids[b]], start, end,
+                                      round(float(total[e] - total[b]) / (e - b), 4)))
         return results
 
     def __call__(self, text: str | Sequence[str]) -> list[Entity] | list[list[Entity]]:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-__all__ = ["Token", "tokenize", "tokenize_many"]
+__all__ = ["Token", "token_spans", "tokenize", "tokenize_many"]
 
 
 class Token(NamedTuple):
@@ -68,8 +68,49 @@ _TOKEN = re.compile(
 )
 
 
+_CHUNK = re.compile(r"\S+")
+_chunks: dict[tuple[str, bool, bool], tuple[tuple[str, int, int], ...]] = {}
+
+
+def _chunk_tokens(chunk: str, line_start: bool, space_after: bool) -> tuple[tuple[str, int, int], ...]:
+    """The tokens of one whitespace-free chunk, offsets relative to it (memoized: chunks repeat a lot).
+
+    The expression above looks at most one character past a chunk (whitespace or the text's end) and
+    anchors `^` at line starts, so the chunk is matched with that context recreated around it."""
+    key = (chunk, line_start, space_after)
+    found = _chunks.get(key)
+    if found is None:
+        pad = 0 if line_start else 1
+        padded = " " * pad + chunk + (" " if space_after else "")
+        found = tuple((m.group(), m.start() - pad, m.end() - pad) for m in _TOKEN.finditer(padded))
+        if len(chunk) <= 64 and len(_chunks) < 200_000:
+            _chunks[key] = found
+    return found
+
+
+def token_spans(text: str) -> list[tuple[str, int, int]]:
+    """Like `tokenize`, as plain (text, start, end) tuples: the fast path used for tagging."""
+    out: list[tuple[str, int, int]] = []
+    append, n, cache = out.append, len(text), _chunks
+    for m in _CHUNK.finditer(text):
+        a, b = m.span()
+        chunk = m.group()
+        key = (chunk, a == 0 or text[a - 1] == "\n", b < n)
+        tokens = cache.get(key) or _chunk_tokens(*key)
+        if len(tokens) == 1:
+            append((chunk, a, b))  # the chunk is one token: the common case
+        else:
+            out.extend((t, a + s, a + e) for t, s, e in tokens)
+    return out
+
+
 def tokenize(text: str) -> list[Token]:
     """Tokenize one text; empty or whitespace-only text gives ``[]``."""
+    return [Token._make(t) for t in token_spans(text)]
+
+
+def _tokenize_whole(text: str) -> list[Token]:
+    """The same tokens, matched over the whole text at once (the reference `token_spans` is tested against)."""
     return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 

@@ -58,6 +58,7 @@ class TrainConfig:
     seed: int = 1
     task: str = "tags"         # "tags" (IOB2 tagger) or "binary" (is the centre word a LOC?)
     crf: bool = False          # sentence-level training: tag transitions, forward algorithm, Viterbi
+    average: int = 0           # score and save the mean of the last N epochs' weights (0 = off)
 
     def check(self) -> None:
         if self.window < 0 or self.hidden < 1 or self.batch_size < 1 or self.epochs < 1 or self.word_dim < 1:
@@ -68,6 +69,8 @@ class TrainConfig:
             raise NerwinError(f"learning rate must be positive, got {self.lr}")
         if self.task not in ("tags", "binary"):
             raise NerwinError(f"task must be 'tags' or 'binary', got {self.task!r}")
+        if self.average < 0:
+            raise NerwinError("average must be >= 0 epochs")
         if self.crf and self.task == "binary":
             raise NerwinError("the CRF layer is for the tagger, not the binary variant")
 
@@ -149,15 +152,27 @@ def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name + ".checkpoint")
 
 
-def _save_checkpoint(path: Path, model, opt, rngs, state: dict) -> None:
+def _mean(snapshots: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.mean([s[k] for s in snapshots], axis=0, dtype=np.float64).astype(np.float32)
+            for k in snapshots[0]}
+
+
+def _save_checkpoint(path: Path, model, opt, rngs, snapshots, state: dict) -> None:
     arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
+    for i, snap in enumerate(snapshots):
+        arrays.update({f"snapshot{i}.{k}": v for k, v in snap.items()})
     arrays.update({f"optim.{k}": np.asarray(v) for k, v in opt.state_dict().items()})
     state = {**state, "rngs": [r.bit_generator.state for r in rngs], "lr": opt.lr}
     save_folder(path, {"checkpoint": state}, {}, arrays)
 
 
-def _load_checkpoint(path: Path, model, opt, rngs) -> dict:
+def _load_checkpoint(path: Path, model, opt, rngs) -> tuple[dict, list[dict[str, np.ndarray]]]:
     config, _, arrays = load_folder(path)
+    snapshots: dict[int, dict[str, np.ndarray]] = {}
+    for key, value in arrays.items():
+        if key.startswith("snapshot"):
+            head, name = key.split(".", 1)
+            snapshots.setdefault(int(head[8:]), {})[name] = value
     try:
         state = config["checkpoint"]
         model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
@@ -167,7 +182,7 @@ def _load_checkpoint(path: Path, model, opt, rngs) -> dict:
         opt.lr = float(state["lr"])
     except (KeyError, ValueError, TypeError) as e:
         raise NerwinError(f"{path}: checkpoint does not match this training run ({e})") from None
-    return state
+    return state, [snapshots[i] for i in sorted(snapshots)]
 
 
 def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, force: bool = False,
@@ -225,10 +240,11 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
     dev_gold = _only_loc(dev_tags) if config.task == "binary" else dev_tags
     log: list[dict] = []
     best_f1, best_epoch, epoch, bad_epochs, interrupted, first = -1.0, 0, 0, 0, False, 1
+    snapshots: list[dict[str, np.ndarray]] = []  # the last epochs' weights, for config.average
     n = len(enc.positions)
     fingerprint = {"config": asdict(config), "tokens": n, "vocab": [len(c.vocab) for c in featurizer.columns]}
     if resume:
-        state = _load_checkpoint(ckpt, model, opt, rngs)
+        state, snapshots = _load_checkpoint(ckpt, model, opt, rngs)
         if state.get("fingerprint") != json.loads(json.dumps(fingerprint)):
             raise NerwinError(f"{ckpt}: made with other settings or data; resume with the same ones")
         log, best_f1, best_epoch, bad_epochs = state["log"], state["best_f1"], state["best_epoch"], state["bad"]
@@ -277,6 +293,10 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
             train_seconds += epoch_seconds
             epochs_here += 1
             model.eval()
+            if config.average:
+                snapshots = (snapshots + [model.state_dict()])[-config.average:]
+                raw = {name: p.data for name, p in model.named_parameters()}
+                model.load_state_dict(_mean(snapshots))
             ids, _ = tagger.predict(dev_enc)
             report = score(dev_gold, tagger._tag_names(ids, dev_enc.lengths))
             improved = report["f1"] > best_f1
@@ -293,6 +313,9 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
                     tagger.save(out)
             else:
                 bad_epochs += 1
+            if config.average:  # training goes on from the raw weights
+                for name, p in model.named_parameters():
+                    p.data = raw[name]
             if log_path is not None:
                 write_json_atomic(Path(log_path), {"config": asdict(config), "epochs": log})
             if progress is not None:
@@ -301,7 +324,7 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
             if not stop:
                 opt.lr *= config.lr_decay
             if ckpt is not None and not stop and epoch < config.epochs:
-                _save_checkpoint(ckpt, model, opt, rngs, {
+                _save_checkpoint(ckpt, model, opt, rngs, snapshots, {
                     "epoch": epoch, "best_f1": best_f1, "best_epoch": best_epoch, "bad": bad_epochs, "log": log,
                     "dev": tagger.config.get("dev"), "fingerprint": fingerprint})
             if stop:

@@ -102,3 +102,16 @@ def test_fuzz_tokens_cover_text(text):
     # every non-space character is in some token
     covered = sum(t.end - t.start for t in tokens)
     assert covered == sum(not c.isspace() for c in text)
+
+
+PIECES = ["a", "Z", "9", ".", "'", "-", ",", "$", ":", "\n", " ", "\t", "+", "\u00e9", "\u0301", "n't", "U.S.",
+          "Mr.", "1.", "F.", "don", "'s", "(", '"', "\r\n", "US$"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
+def test_chunked_tokenizer_equals_matching_the_whole_text(text):
+    """The fast path (memoized whitespace-free chunks) gives exactly the tokens of one match over the text."""
+    from nerwin.tokenize import _tokenize_whole, token_spans
+
+    assert [tuple(t) for t in tokenize(text)] == [tuple(t) for t in _tokenize_whole(text)] == token_spans(text)
