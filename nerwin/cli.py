@@ -71,9 +71,12 @@ def train(
     suffix_dim: int = typer.Option(0, "--suffix-dim", help="3-letter suffix embedding size (0 = off)."),
     prefix_dim: int = typer.Option(0, "--prefix-dim", help="3-letter prefix embedding size (0 = off)."),
     shape_dim: int = typer.Option(0, "--shape-dim", help="Word-shape embedding size (0 = off)."),
+    feature: List[str] = typer.Option([], "--feature", help="More feature columns as NAME=DIM, e.g. suffix2=10 "
+                                      "(names: suffix1-5, prefix2-4, shape, caps). Repeatable."),
     hidden: int = typer.Option(300, "--hidden", help="Hidden layer size."),
     activation: str = typer.Option("tanh", "--activation", help="tanh, hardtanh, relu or sigmoid."),
     dropout: float = typer.Option(0.5, "--dropout", help="Dropout on the hidden layer."),
+    input_dropout: float = typer.Option(0.0, "--input-dropout", help="Dropout on the window embeddings."),
     unk_rate: float = typer.Option(0.5, "--unk-rate", help="Chance a word seen once is trained as UNK."),
     word_dropout: float = typer.Option(0.0, "--word-dropout", help="Chance any word is trained as UNK."),
     crf: bool = typer.Option(False, "--crf", help="Sentence-level training with learned tag transitions."),
@@ -92,9 +95,15 @@ def train(
     from .data import load_corpus, load_files
     from .serialize import check_writable
 
-    config = TrainConfig(window=window, word_dim=word_dim, caps_dim=caps_dim, suffix_dim=suffix_dim,
+    extra = {}
+    for item in feature:
+        name, _, dim = item.partition("=")
+        if not dim.isdigit():
+            raise NerwinError(f"--feature {item!r}: expected NAME=DIM, e.g. suffix2=10")
+        extra[name] = int(dim)
+    config = TrainConfig(features=extra, window=window, word_dim=word_dim, caps_dim=caps_dim, suffix_dim=suffix_dim,
                          prefix_dim=prefix_dim, shape_dim=shape_dim, hidden=hidden, activation=activation,
-                         dropout=dropout, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                         dropout=dropout, input_dropout=input_dropout, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                          batch_size=batch_size, epochs=epochs, patience=patience, unk_rate=unk_rate,
                          seed=seed, task="binary" if binary else "tags", crf=crf, word_dropout=word_dropout,
                          average=average)

@@ -62,9 +62,8 @@ KEYS: dict[str, Callable[[str], str]] = {
     "word": normalize_word,
     "caps": caps_class,
     "shape": word_shape,
-    "suffix2": _suffix(2),
-    "suffix3": _suffix(3),
-    "prefix3": _prefix(3),
+    **{f"suffix{n}": _suffix(n) for n in (1, 2, 3, 4, 5)},
+    **{f"prefix{n}": _prefix(n) for n in (2, 3, 4)},
 }
 
 

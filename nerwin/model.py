@@ -4,7 +4,7 @@ For a word at position t with window half-width h, each feature column c contrib
 of the 2h+1 words around t (padding beyond the sentence edges), laid side by side:
 
     x = [L_word e(w_{t-h}) ... L_word e(w_{t+h}), L_caps e(c_{t-h}) ..., ...]
-    a = f(x W1 + b1)            f = tanh (default), hardtanh, relu or sigmoid
+    a = f(d(x) W1 + b1)         f = tanh (default), hardtanh, relu or sigmoid; d = input dropout
     s = dropout(a) W2 + b2      one score per tag (or one logit in the binary variant)
 
 With `crf=True` the scores of a sentence feed a linear-chain CRF (Collobert et al.'s sentence-level
@@ -24,13 +24,15 @@ __all__ = ["WindowModel"]
 
 class WindowModel(nn.Module):
     def __init__(self, vocab_sizes: list[int], dims: list[int], width: int, hidden: int, n_out: int,
-                 activation: str, dropout: float, rng: np.random.Generator, crf: bool = False):
+                 activation: str, dropout: float, rng: np.random.Generator, crf: bool = False,
+                 input_dropout: float = 0.0):
         if activation not in nn.ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(nn.ACTIVATIONS)}")
         self.embeddings = [nn.Embedding(v, d, rng) for v, d in zip(vocab_sizes, dims)]
         self.hidden = nn.Linear(width * sum(dims), hidden, rng)
         self.activation = nn.ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout, rng)
+        self.input_dropout = nn.Dropout(input_dropout, rng)
         self.output = nn.Linear(hidden, n_out, rng)
         self.crf = crf
         if crf:
@@ -47,5 +49,5 @@ class WindowModel(nn.Module):
         return F.window_gather([emb.weight for emb in self.embeddings], windows)
 
     def head(self, x: Tensor) -> Tensor:
-        """Hidden layer, nonlinearity, dropout, output scores."""
-        return self.output(self.dropout(self.activation(self.hidden(x))))
+        """(Input dropout,) hidden layer, nonlinearity, dropout, output scores."""
+        return self.output(self.dropout(self.activation(self.hidden(self.input_dropout(x)))))

@@ -23,7 +23,7 @@ import numpy as np
 from . import __version__, optim
 from .autodiff import functions as F
 from .errors import NerwinError
-from .features import UNK, Featurizer
+from .features import KEYS, UNK, Featurizer
 from .metrics import score
 from .model import WindowModel
 from .serialize import check_writable, load_folder, save_folder, write_json_atomic
@@ -43,9 +43,11 @@ class TrainConfig:
     suffix_dim: int = 0        # 3-letter suffix embedding (0 = off)
     prefix_dim: int = 0        # 3-letter prefix embedding (0 = off)
     shape_dim: int = 0         # word-shape embedding, e.g. "Xx-Xx" (0 = off)
+    features: dict[str, int] = field(default_factory=dict)  # more columns by name, e.g. {"suffix2": 10}
     hidden: int = 300
     activation: str = "tanh"
     dropout: float = 0.5
+    input_dropout: float = 0.0  # dropout on the concatenated window embeddings
     lr: float = 1e-3
     lr_decay: float = 1.0      # multiply the learning rate by this after each epoch
     weight_decay: float = 0.0
@@ -63,12 +65,15 @@ class TrainConfig:
     def check(self) -> None:
         if self.window < 0 or self.hidden < 1 or self.batch_size < 1 or self.epochs < 1 or self.word_dim < 1:
             raise NerwinError("window >= 0, hidden, batch size, epochs and word dim >= 1 are required")
-        if not (0.0 <= self.dropout < 1.0 and 0.0 <= self.unk_rate <= 1.0 and 0.0 <= self.word_dropout < 1.0):
+        if not (0.0 <= self.dropout < 1.0 and 0.0 <= self.input_dropout < 1.0 and 0.0 <= self.unk_rate <= 1.0 and 0.0 <= self.word_dropout < 1.0):
             raise NerwinError("dropout and word dropout must be in [0, 1), unk rate in [0, 1]")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise NerwinError(f"learning rate must be positive, got {self.lr}")
         if self.task not in ("tags", "binary"):
             raise NerwinError(f"task must be 'tags' or 'binary', got {self.task!r}")
+        unknown = sorted(set(self.features) - set(KEYS))
+        if unknown:
+            raise NerwinError(f"unknown feature {unknown[0]!r}; known: {', '.join(KEYS)}")
         if self.average < 0:
             raise NerwinError("average must be >= 0 epochs")
         if self.crf and self.task == "binary":
@@ -76,7 +81,7 @@ class TrainConfig:
 
     def feature_dims(self) -> dict[str, int]:
         dims = {"word": self.word_dim, "caps": self.caps_dim, "suffix3": self.suffix_dim,
-                "prefix3": self.prefix_dim, "shape": self.shape_dim}
+                "prefix3": self.prefix_dim, "shape": self.shape_dim, **self.features}
         return {k: v for k, v in dims.items() if v > 0}
 
     @classmethod
@@ -228,12 +233,13 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
     n_out = 1 if config.task == "binary" else len(tags)
     model = WindowModel([len(c.vocab) for c in featurizer.columns], [c.dim for c in featurizer.columns],
                         featurizer.width, config.hidden, n_out, config.activation, config.dropout, rng_init,
-                        crf=config.crf)
-    model.dropout.rng = rng_drop
+                        crf=config.crf, input_dropout=config.input_dropout)
+    model.dropout.rng = model.input_dropout.rng = rng_drop
     opt = optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     saved_config = {"task": config.task, "tags": tags, "nerwin_version": __version__,
                     "network": {"hidden": config.hidden, "activation": config.activation,
-                                "dropout": config.dropout, "crf": config.crf},
+                                "dropout": config.dropout, "crf": config.crf,
+                                "input_dropout": config.input_dropout},
                     "training": asdict(config), "command": command}
     tagger = Tagger(featurizer, model, tags, saved_config)
 
