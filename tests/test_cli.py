@@ -66,6 +66,7 @@ def test_train_writes_a_model_and_its_log(tmp_path):
     assert ok(run("tag", "-m", out, SENTENCE)).strip()
 
 
+@pytest.mark.reliability
 def test_train_from_named_files_refuses_to_overwrite_without_force(tmp_path):
     small = small_toy_folder(tmp_path)
     out, log = tmp_path / "m", tmp_path / "train-log.json"
@@ -80,6 +81,7 @@ def test_train_from_named_files_refuses_to_overwrite_without_force(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
 
 
+@pytest.mark.reliability
 def test_train_refuses_a_folder_that_is_not_a_model_even_with_force(tmp_path):
     keep = tmp_path / "photos"
     keep.mkdir()
@@ -92,6 +94,7 @@ def test_train_file_options_go_together(tmp_path):
     fails(run("train", tmp_path / "m", "--train-file", TOY_TRAIN, *TINY_CLI), "--dev-file")
 
 
+@pytest.mark.reliability
 def test_train_with_bad_settings_fails_cleanly(tmp_path):
     fails(run("train", tmp_path / "m", "--data", TOY, *TINY_CLI, "--dropout", "1.5"), "dropout")
     fails(run("train", tmp_path / "m", "--data", TOY, *TINY_CLI, "--lr", "-1"), "learning rate")
@@ -99,6 +102,7 @@ def test_train_with_bad_settings_fails_cleanly(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.reliability
 def test_train_without_data_fails_fast_when_the_hub_is_unreachable(tmp_path):
     env = {"HF_ENDPOINT": "http://127.0.0.1:9", "NERWIN_DATA": None, "HF_HUB_OFFLINE": None,
            "HF_DATASETS_OFFLINE": None}
@@ -128,26 +132,31 @@ def test_evaluate_json_and_output_file(tmp_path):
     assert json.loads(out.read_text()) == report
 
 
+@pytest.mark.reliability
 def test_evaluate_missing_file(tmp_path):
     fails(run("evaluate", tmp_path / "missing.txt", "-m", tiny_model()), "missing.txt", "no such file")
 
 
+@pytest.mark.reliability
 def test_evaluate_malformed_line_names_file_and_line(tmp_path):
     path = write_conll(tmp_path, "Talvo X X B-PER\nBrenwick\n")
     fails(run("evaluate", path, "-m", tiny_model()), f"{path}:2")
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("bad", ["B_PER", "X-LOC", "S-PER", "B-"])
 def test_evaluate_malformed_label(tmp_path, bad):
     path = write_conll(tmp_path, f"Talvo X X {bad}\nwent X X O\n")
     fails(run("evaluate", path, "-m", tiny_model()), f"{path}:1", repr(bad))
 
 
+@pytest.mark.reliability
 def test_evaluate_label_the_model_does_not_know(tmp_path):
     path = write_conll(tmp_path, GOOD_CONLL + "\nMonday X X B-DATE\n")
     fails(run("evaluate", path, "-m", tiny_model()), "B-DATE", str(path))
 
 
+@pytest.mark.reliability
 def test_evaluate_empty_file(tmp_path):
     fails(run("evaluate", write_conll(tmp_path, "\n\n"), "-m", tiny_model()), "no sentences")
 
@@ -199,6 +208,7 @@ def test_tag_stdin():
                                    "[Greyfen Corp]ORG fell ."]
 
 
+@pytest.mark.reliability
 def test_tag_empty_stdin_prints_nothing():
     assert ok(run("tag", "-m", tiny_model(), "-", input="")) == ""
 
@@ -211,6 +221,7 @@ def test_tag_pretokenized_splits_on_whitespace_only():
     assert len(plain) > len(tokens)  # the tokenizer splits 's and the comma off
 
 
+@pytest.mark.reliability
 def test_tag_output_is_valid_iob2_on_odd_text():
     text = "😀 Talvo e\u0301 \u202eVelmora\u202c \x07 שלום  Ostrel\tCorp\r"
     stdout = ok(run("tag", "-m", tiny_model(), "-F", "conll", text))
@@ -218,6 +229,7 @@ def test_tag_output_is_valid_iob2_on_odd_text():
     assert tags == repair_iob2(tags)
 
 
+@pytest.mark.reliability
 def test_tag_empty_text_is_an_error():
     fails(run("tag", "-m", tiny_model(), ""), "empty")
     fails(run("tag", "-m", tiny_model(), "   "), "empty")
@@ -228,14 +240,17 @@ def test_tag_needs_exactly_one_input(tmp_path):
     fails(run("tag", "-m", tiny_model(), "--file", TOY_TEST, "text"), "--file")
 
 
+@pytest.mark.reliability
 def test_tag_missing_file(tmp_path):
     fails(run("tag", "-m", tiny_model(), "--file", tmp_path / "gone.txt"), "gone.txt")
 
 
+@pytest.mark.reliability
 def test_tag_missing_model(tmp_path):
     fails(run("tag", "-m", tmp_path / "no-model", SENTENCE), "no-model")
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
 def test_tag_and_info_with_a_damaged_model(tmp_path, damage):
     spoil, filename = DAMAGES[damage]

@@ -51,6 +51,7 @@ def test_read_good(tmp_path):
     ]
 
 
+@pytest.mark.reliability
 def test_two_columns_tabs_and_spaces_mixed(tmp_path):
     path = write(tmp_path, "Anna\tB-PER\nBerg \t I-PER\n\nsaid  X\t O\n")
     sentences = read_conll(path)
@@ -58,6 +59,7 @@ def test_two_columns_tabs_and_spaces_mixed(tmp_path):
     assert [s.tags for s in sentences] == [["B-PER", "I-PER"], ["O"]]
 
 
+@pytest.mark.reliability
 def test_crlf_and_bom(tmp_path):
     path = write(tmp_path, "\ufeffAnna B-PER\r\nBerg I-PER\r\n\r\nsaid O\r\n")
     sentences = read_conll(path)
@@ -65,11 +67,13 @@ def test_crlf_and_bom(tmp_path):
     assert sentences[1].tokens == ["said"]
 
 
+@pytest.mark.reliability
 def test_iob1_is_converted(tmp_path):
     path = write(tmp_path, "Anna I-PER\nBerg I-PER\nKarl B-PER\nin O\nOslo I-LOC\n\nx O\n")
     assert read_conll(path)[0].tags == ["B-PER", "I-PER", "B-PER", "O", "B-LOC"]
 
 
+@pytest.mark.reliability
 def test_long_sentence(tmp_path):
     path = write(tmp_path, "".join(f"w{i} {'B-PER' if i % 3 == 0 else 'O'}\n" for i in range(100_000)))
     (sentence,) = read_conll(path)
@@ -89,11 +93,13 @@ def test_long_sentence(tmp_path):
         (b"Anna B-PER\nOs\xe9lo B-LOC\n", r"x\.txt:2: not UTF-8 \(byte 0xe9 at column 3\)"),
     ],
 )
+@pytest.mark.reliability
 def test_bad_files(tmp_path, content, message):
     with pytest.raises(NerwinError, match=message):
         read_conll(write(tmp_path, content))
 
 
+@pytest.mark.reliability
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(NerwinError, match=r"nope\.txt: no such file"):
         read_conll(tmp_path / "nope.txt")
@@ -106,6 +112,7 @@ line_text = st.lists(
 ).map("".join)
 
 
+@pytest.mark.reliability
 @settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.one_of(line_text, st.binary(max_size=8)), max_size=12))
 def test_fuzz_reader(tmp_path, lines):
@@ -138,6 +145,7 @@ def test_find_split_files(tmp_path, names):
     assert {k: v.name for k, v in found.items()} == dict(zip(("train", "validation", "test"), names))
 
 
+@pytest.mark.reliability
 def test_find_split_files_errors(tmp_path):
     write(tmp_path, "a O\n", "valid.txt")
     with pytest.raises(
@@ -170,6 +178,7 @@ def test_load_corpus_env_and_optional_test(tmp_path, monkeypatch):
     assert set(corpus) == {"train", "validation"}
 
 
+@pytest.mark.reliability
 def test_load_corpus_needs_validation(tmp_path):
     write(tmp_path, GOOD, "train.txt")
     with pytest.raises(NerwinError, match="no validation file"):
@@ -183,6 +192,7 @@ def test_hub_constants():
     assert HUB_DATASET == "eriktks/conll2003" and HUB_REVISION == "refs/convert/parquet"
 
 
+@pytest.mark.reliability
 def test_hub_unreachable_fails_fast(monkeypatch):
     monkeypatch.delenv(DATA_ENV, raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -196,6 +206,7 @@ def test_hub_unreachable_fails_fast(monkeypatch):
     assert time.perf_counter() - start < 5
 
 
+@pytest.mark.reliability
 def test_hub_load_errors_become_nerwin_error(monkeypatch):
     import datasets
 

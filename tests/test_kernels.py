@@ -43,7 +43,7 @@ def test_jit_mode_is_what_the_environment_says():
 
     assert bool(numba.config.DISABLE_JIT) == JIT_DISABLED
     assert (
-        hasattr(kernels._window_gather, "py_func") != JIT_DISABLED
+        hasattr(kernels._window_gather.dispatcher, "py_func") != JIT_DISABLED
     )  # a compiled dispatcher, or the function
 
 
@@ -279,6 +279,7 @@ def access(path, mode, *args, **kwargs):  # pretend the package folder (or every
 os.access = access
 import numpy as np
 from nerwin.autodiff import kernels
+kernels.SMALL = 0  # take the compiled kernel even for this tiny input
 out = kernels.window_gather([np.arange(6.0).reshape(3, 2)], [np.array([[0, 2]], dtype=np.int64)])
 assert out.tolist() == [[0.0, 1.0, 4.0, 5.0]], out
 print(os.environ.get("NUMBA_CACHE_DIR", "<unset>"))
@@ -335,3 +336,45 @@ def test_jit_falls_back_to_no_cache_when_numba_cannot_cache():
     exec("def add_one(x):\n    return x + 1\n", namespace)  # noqa: S102  (no source file: no cache locator)
     compiled = kernels._jit(namespace["add_one"])
     assert compiled(41) == 42
+
+
+# ---- small inputs take numpy paths (no numba import when tagging one sentence); both must agree ----
+
+def _kernels_always():
+    """Within this context the kernels run for any input size (the numpy small-input paths are off)."""
+    from unittest import mock
+
+    return mock.patch.object(kernels, "SMALL", 0)
+
+
+@FAST
+@given(data=st.data(), n=st.integers(0, 6), w=st.integers(1, 4), seed=st.integers(0, 1000))
+def test_window_gather_kernel_and_numpy_paths_agree(data, n, w, seed):
+    table, _, _ = data.draw(table_and_rows())
+    idx = np.random.default_rng(seed).integers(0, len(table), size=(n, w))
+    reverse = idx[:, ::-1].copy()
+    with _kernels_always():
+        by_kernel = kernels.window_gather([table, table], [idx, reverse])
+    np.testing.assert_array_equal(by_kernel, kernels.window_gather([table, table], [idx, reverse]))
+
+
+@FAST
+@given(lengths=st.lists(st.integers(0, 6), min_size=1, max_size=4), k=st.integers(1, 5),
+       seed=st.integers(0, 10_000), ties=st.booleans())
+def test_viterbi_kernel_and_numpy_paths_agree(lengths, k, seed, ties):
+    rng = np.random.default_rng(seed)
+    n = sum(lengths)
+    draw = (lambda *s: rng.integers(-2, 3, size=s).astype(float)) if ties else (lambda *s: rng.normal(size=s))
+    scores, start, trans, end = draw(n, k), draw(k), draw(k, k), draw(k)
+    with _kernels_always():
+        by_kernel = kernels.viterbi(scores, np.array(lengths), start, trans, end)
+    np.testing.assert_array_equal(by_kernel, kernels.viterbi(scores, np.array(lengths), start, trans, end))
+
+
+def test_tagging_one_sentence_does_not_import_numba():
+    from ner_helpers import tiny_model
+
+    code = (f"import sys, nerwin; t = nerwin.load({str(tiny_model())!r}); "
+            "t('Talvo Brenwick visited Velmora on Monday .'); print('numba' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

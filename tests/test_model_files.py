@@ -15,6 +15,8 @@ from nerwin import serialize
 from nerwin.errors import NerwinError
 from nerwin.tagger import Tagger, load
 
+pytestmark = pytest.mark.reliability
+
 FILES = {"config.json", "vocab.json", "weights.safetensors"}
 
 

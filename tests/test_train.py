@@ -44,6 +44,7 @@ def one_epoch(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.reliability
 def test_same_seed_same_bits_other_seed_other_bits(tmp_path, one_epoch):
     again = tmp_path / "again"
     train(small_corpus(), again, ONE)
@@ -118,6 +119,7 @@ def test_binary_variant_tags_locations_only(tmp_path):
     assert set(report["per_type"]) == {"LOC"} and report["f1"] > 80
 
 
+@pytest.mark.reliability
 def test_dev_tag_never_seen_in_training_is_an_error(tmp_path):
     train_file = write_conll(tmp_path, GOOD_CONLL, "train.txt")
     dev_file = write_conll(tmp_path, conll([("Monday", "B-DATE"), ("Talvo", "B-PER")]), "dev.txt")
@@ -126,6 +128,7 @@ def test_dev_tag_never_seen_in_training_is_an_error(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.reliability
 def test_bad_config_is_refused_before_any_work(tmp_path):
     for bad in ({"lr": float("nan")}, {"dropout": 1.0}, {"task": "spans"}, {"hidden": 0}):
         with pytest.raises(NerwinError):
@@ -133,6 +136,7 @@ def test_bad_config_is_refused_before_any_work(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.reliability
 def test_existing_model_needs_force(tmp_path, one_epoch):
     with pytest.raises(NerwinError, match="--force"):
         train(small_corpus(), one_epoch, ONE)
@@ -140,6 +144,7 @@ def test_existing_model_needs_force(tmp_path, one_epoch):
     assert result.best_epoch == 1
 
 
+@pytest.mark.reliability
 def test_ctrl_c_keeps_the_best_model_so_far(tmp_path, one_epoch):
     def progress(event):
         if event["epoch"] == 2 and event.get("step") == 3:
@@ -162,6 +167,7 @@ def test_ctrl_c_keeps_the_best_model_so_far(tmp_path, one_epoch):
     assert not (tmp_path / "m.checkpoint").exists()
 
 
+@pytest.mark.reliability
 def test_ctrl_c_before_the_first_epoch_ends_writes_nothing(tmp_path):
     def progress(event):
         raise KeyboardInterrupt
@@ -171,6 +177,7 @@ def test_ctrl_c_before_the_first_epoch_ends_writes_nothing(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.reliability
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_model(tmp_path, monkeypatch, one_epoch):
     real_loss, state = F.cross_entropy, {"epoch": 1, "steps": 0}
 

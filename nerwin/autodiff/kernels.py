@@ -10,6 +10,9 @@ that one core saturates. Big matrix products are not here; numpy hands them to B
 Compiled code is cached on disk (`cache=True`) so a new process does not recompile. Caching can never
 break import: if the package folder is not writable (a read-only install), the cache goes to a user
 cache folder; if no folder is writable, or numba still cannot cache, the kernels compile uncached.
+
+numba itself is imported on the first kernel call, not on import: tagging one sentence takes the
+small-input numpy paths below (`window_gather`, `viterbi`) and never pays numba's import time.
 """
 from __future__ import annotations
 
@@ -39,18 +42,44 @@ def _choose_cache_dir() -> None:
 
 
 _choose_cache_dir()
-import numba  # noqa: E402
+
+SMALL = 512  # rows below which the tagging kernels use plain numpy (no numba import, no compile)
 
 
-def _jit(fn):
+def _compile(fn):
     """`numba.njit(cache=True)`, falling back to no cache if numba can find nowhere to cache.
 
     error_model="numpy": a division by zero gives inf/nan as in numpy instead of raising, which lets
     LLVM vectorize loops that divide (the Adam update runs ~5x faster)."""
+    import numba
+
     try:
         return numba.njit(cache=True, error_model="numpy")(fn)
     except Exception:  # e.g. "cannot cache function ...: no locator available" on read-only installs
         return numba.njit(cache=False, error_model="numpy")(fn)
+
+
+class _Kernel:
+    """A kernel compiled (or loaded from numba's cache) on its first call."""
+
+    def __init__(self, fn):
+        self.py_func = fn
+        self.__name__ = fn.__name__
+        self._dispatcher = None
+
+    @property
+    def dispatcher(self):
+        """The numba dispatcher (or, with NUMBA_DISABLE_JIT=1, the plain function)."""
+        if self._dispatcher is None:
+            self._dispatcher = _compile(self.py_func)
+        return self._dispatcher
+
+    def __call__(self, *args):
+        return (self._dispatcher or self.dispatcher)(*args)
+
+
+def _jit(fn) -> _Kernel:
+    return _Kernel(fn)
 
 
 # ---- gathers and scatter-adds -----------------------------------------------------------------------
@@ -79,6 +108,9 @@ def window_gather(tables: list[np.ndarray], indices: list[np.ndarray]) -> np.nda
     """Each table's window rows side by side, the tables one after another:
     out[i] = [table0[idx0[i, 0]], ..., table0[idx0[i, w-1]], table1[idx1[i, 0]], ...]."""
     n = indices[0].shape[0]
+    if n < SMALL:
+        return np.concatenate([t[idx].reshape(n, idx.shape[1] * t.shape[1]) for t, idx in zip(tables, indices)],
+                              axis=1)
     width = sum(idx.shape[1] * t.shape[1] for t, idx in zip(tables, indices))
     out = np.empty((n, width), dtype=tables[0].dtype)
     col = 0
@@ -359,6 +391,8 @@ def viterbi(scores: np.ndarray, lengths: np.ndarray, start: np.ndarray, trans: n
     longest = int(lengths.max()) if len(lengths) else 0
     k = scores.shape[1]
     end = np.zeros(k) if end is None else end
+    if len(scores) < SMALL:
+        return _viterbi_numpy(np.asarray(scores, dtype=np.float64), lengths, start, trans, end)
     out = np.zeros(len(scores), dtype=np.int64)
     back = np.zeros((max(longest, 1), k), dtype=np.int64)
     best = np.zeros((max(longest, 1), k), dtype=np.float64)
@@ -367,20 +401,39 @@ def viterbi(scores: np.ndarray, lengths: np.ndarray, start: np.ndarray, trans: n
     return out
 
 
-@_jit
-def _logsumexp(x, n):
-    m = x[0]
-    for i in range(1, n):
-        if x[i] > m:
-            m = x[i]
-    total = 0.0
-    for i in range(n):
-        total += math.exp(x[i] - m)
-    return m + math.log(total)
+def _viterbi_numpy(scores, lengths, start, trans, end) -> np.ndarray:
+    """The same decoding as `_viterbi`, vectorized over labels, for a few short chains."""
+    out = np.zeros(len(scores), dtype=np.int64)
+    at = 0
+    for n in lengths.tolist():
+        if n == 0:
+            continue
+        best = start + scores[at]
+        back = np.zeros((n, len(start)), dtype=np.int64)
+        for t in range(1, n):
+            cand = best[:, None] + trans           # cand[i, j]: come from i, go to j
+            back[t] = cand.argmax(axis=0)          # the first maximum, as the kernel's strict >
+            best = cand[back[t], np.arange(len(start))] + scores[at + t]
+        arg = int((best + end).argmax())
+        for t in range(n - 1, -1, -1):
+            out[at + t] = arg
+            arg = back[t, arg]
+        at += n
+    return out
 
 
 @_jit
 def _crf_nll(scores, lengths, targets, start, trans, end, g_scores, g_start, g_trans, g_end, alpha, beta, tmp):
+    def _logsumexp(x, n):  # log sum_i exp(x[i]) over the first n entries, shifted by the max
+        m = x[0]
+        for i in range(1, n):
+            if x[i] > m:
+                m = x[i]
+        total = 0.0
+        for i in range(n):
+            total += math.exp(x[i] - m)
+        return m + math.log(total)
+
     k = scores.shape[1]
     total = 0.0
     at = 0
