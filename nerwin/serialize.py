@@ -80,6 +80,20 @@ def save_folder(path: str | Path, config: dict, vocab: dict, arrays: dict[str, n
     return path
 
 
+def finish_interrupted_save(path: Path) -> None:
+    """A save killed between its two renames leaves no `path`, the old model in `.NAME.old-PID` and the
+    complete new one in `.NAME.tmp-PID`: finish that swap. (A save killed while writing leaves `path`
+    untouched, so nothing is done then.)"""
+    if path.exists():
+        return
+    for old in sorted(path.parent.glob(f".{path.name}.old-*")):
+        new = path.with_name(f".{path.name}.tmp-{old.name.rsplit('-', 1)[1]}")
+        if new.is_dir():
+            os.replace(new, path)
+            shutil.rmtree(old, ignore_errors=True)
+            return
+
+
 def _read_json(path: Path) -> dict:
     if not path.is_file():
         raise NerwinError(f"{path}: missing (not a complete nerwin model folder)")
@@ -98,6 +112,7 @@ def load_folder(path: str | Path) -> tuple[dict, dict, dict[str, np.ndarray]]:
     from safetensors.numpy import load as st_load
 
     path = Path(path)
+    finish_interrupted_save(path)
     if not path.exists():
         raise NerwinError(f"{path}: no such model")
     if not path.is_dir():

@@ -3,7 +3,9 @@ file; saving is atomic and never replaces what is not a model."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import shutil
 import struct
 from pathlib import Path
 
@@ -166,3 +168,20 @@ def test_check_writable(tmp_path):
     serialize.check_writable(tiny_model(), force=True)
     with pytest.raises(NerwinError, match="not a nerwin model"):
         serialize.check_writable(tmp_path, force=True)
+
+
+def test_a_save_killed_between_its_renames_is_finished_on_load(tmp_path):
+    """save_folder renames the old model aside, then the new one in; a kill between the two leaves
+    both hidden folders and no model: loading completes the swap to the new model."""
+    from nerwin.serialize import load_folder
+
+    model = copy_model(tmp_path)
+    config_before = (model / "config.json").read_text()
+    old = model.with_name(f".{model.name}.old-4242")
+    new = model.with_name(f".{model.name}.tmp-4242")
+    shutil.copytree(model, new)
+    (new / "config.json").write_text(config_before.replace('"format_version": 1', '"format_version": 1 '))
+    os.replace(model, old)  # the state right after the first rename
+    config, _, _ = load_folder(model)
+    assert model.is_dir() and not old.exists() and not new.exists()
+    assert (model / "config.json").read_text() != config_before  # the new model won
