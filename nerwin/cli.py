@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, List, Optional
 
 import click
 import typer
@@ -55,10 +55,10 @@ MODEL_HELP = "Model folder (default: the model shipped with nerwin, or $NERWIN_M
 @app.command()
 def train(
     output: Path = typer.Argument(..., help="Folder to write the model to."),
-    data: Optional[Path] = typer.Option(None, "--data", "-d", help="Folder of CoNLL files (train, valid/dev, "
+    data: Path | None = typer.Option(None, "--data", "-d", help="Folder of CoNLL files (train, valid/dev, "
                                         "test). Default: $NERWIN_DATA, else CoNLL-2003 from the Hugging Face hub."),
-    train_file: Optional[Path] = typer.Option(None, "--train-file", help="Training CoNLL file (with --dev-file)."),
-    dev_file: Optional[Path] = typer.Option(None, "--dev-file", help="Dev CoNLL file for early stopping."),
+    train_file: Path | None = typer.Option(None, "--train-file", help="Training CoNLL file (with --dev-file)."),
+    dev_file: Path | None = typer.Option(None, "--dev-file", help="Dev CoNLL file for early stopping."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing model at OUTPUT."),
     epochs: int = typer.Option(30, "--epochs", "-e", help="Most epochs to train."),
     patience: int = typer.Option(4, "--patience", help="Stop after this many epochs without a better dev F1."),
@@ -71,7 +71,7 @@ def train(
     suffix_dim: int = typer.Option(0, "--suffix-dim", help="3-letter suffix embedding size (0 = off)."),
     prefix_dim: int = typer.Option(0, "--prefix-dim", help="3-letter prefix embedding size (0 = off)."),
     shape_dim: int = typer.Option(0, "--shape-dim", help="Word-shape embedding size (0 = off)."),
-    feature: List[str] = typer.Option([], "--feature", help="More feature columns as NAME=DIM, e.g. suffix2=10 "
+    feature: list[str] = typer.Option([], "--feature", help="More feature columns as NAME=DIM, e.g. suffix2=10 "
                                       "(names: suffix1-5, prefix2-4, shape, caps). Repeatable."),
     hidden: int = typer.Option(300, "--hidden", help="Hidden layer size."),
     activation: str = typer.Option("tanh", "--activation", help="tanh, hardtanh, relu or sigmoid."),
@@ -84,16 +84,17 @@ def train(
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="Decoupled weight decay (AdamW)."),
     seed: int = typer.Option(1, "--seed", "-s", help="Random seed (same seed, same model)."),
     binary: bool = typer.Option(False, "--binary-loc", help="Train the binary variant: is the centre word a LOC?"),
-    log: Optional[Path] = typer.Option(None, "--log", help="Write per-epoch figures as JSON here "
+    log: Path | None = typer.Option(None, "--log", help="Write per-epoch figures as JSON here "
                                        "(default: OUTPUT.log.json beside the model)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from OUTPUT.checkpoint "
                                 "(same options and data)."),
 ):
     """Train a window tagger; the best epoch by dev F1 is saved to OUTPUT (atomically, as it improves)."""
-    from .train import TrainConfig, train as run_train
     from .data import load_corpus, load_files
     from .serialize import check_writable
+    from .train import TrainConfig
+    from .train import train as run_train
 
     extra = {}
     for item in feature:
@@ -103,7 +104,8 @@ def train(
         extra[name] = int(dim)
     config = TrainConfig(features=extra, window=window, word_dim=word_dim, caps_dim=caps_dim, suffix_dim=suffix_dim,
                          prefix_dim=prefix_dim, shape_dim=shape_dim, hidden=hidden, activation=activation,
-                         dropout=dropout, input_dropout=input_dropout, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                         dropout=dropout, input_dropout=input_dropout, lr=lr, lr_decay=lr_decay,
+                         weight_decay=weight_decay,
                          batch_size=batch_size, epochs=epochs, patience=patience, unk_rate=unk_rate,
                          seed=seed, task="binary" if binary else "tags", crf=crf, word_dropout=word_dropout,
                          average=average)
@@ -119,7 +121,7 @@ def train(
         result = run_train(corpus, output, config, force=force, log_path=log_path, progress=progress,
                            command=command, resume=resume)
     if result.interrupted:
-        typer.secho(f"interrupted: the best model so far is kept; continue with --resume", fg=typer.colors.YELLOW,
+        typer.secho("interrupted: the best model so far is kept; continue with --resume", fg=typer.colors.YELLOW,
                     err=True)
     if result.best_epoch == 0:
         raise NerwinError("no epoch finished; no model written")
@@ -136,7 +138,7 @@ class _TrainProgress:
 
     def __enter__(self):
         if not self.quiet:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn)
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
             self.bar = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                                 TextColumn("{task.fields[rate]} tok/s  loss {task.fields[loss]}"),
                                 TimeElapsedColumn(), transient=True, console=None)
@@ -179,9 +181,9 @@ def _epoch_line(e: dict) -> str:
 @app.command()
 def evaluate(
     data: Path = typer.Argument(..., help="CoNLL file with gold tags."),
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    model: Path | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-F", help="text or json."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON report here."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Also write the JSON report here."),
 ):
     """Score a model on a CoNLL file: strict IOB2 entity P/R/F1, the conlleval figure, a per-type table."""
     from .evaluate import evaluate as run_evaluate
@@ -201,9 +203,9 @@ def evaluate(
 
 @app.command()
 def tag(
-    text: Optional[str] = typer.Argument(None, help="Text to tag; '-' reads one text a line from stdin."),
-    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Tag each line of this file."),
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    text: str | None = typer.Argument(None, help="Text to tag; '-' reads one text a line from stdin."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Tag each line of this file."),
+    model: Path | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     fmt: TagFormat = typer.Option(TagFormat.text, "--format", "-F", help="text, json (one object a line) "
                                   "or conll (token and tag a line)."),
     tokens: bool = typer.Option(False, "--tokens", "-t", help="Input is pre-tokenized: split on whitespace only."),
@@ -228,12 +230,12 @@ def tag(
         _tag_stream(tagger, iter([[text]]), fmt, tokens)
 
 
-def _batches(stream, size: int) -> Iterator[List[str]]:
+def _batches(stream, size: int) -> Iterator[list[str]]:
     """Lines of a stream in batches of up to `size`, handing a batch on early when no more input is
     waiting (so interactive or slow input is answered as it arrives)."""
     import select
 
-    batch: List[str] = []
+    batch: list[str] = []
     try:
         fileno = stream.fileno()
     except (OSError, ValueError, AttributeError):
@@ -253,9 +255,10 @@ def _batches(stream, size: int) -> Iterator[List[str]]:
         yield batch
 
 
-def _tag_stream(tagger, batches: Iterator[List[str]], fmt: TagFormat, pretokenized: bool) -> None:
-    from .tokenize import Token, tokenize
+def _tag_stream(tagger, batches: Iterator[list[str]], fmt: TagFormat, pretokenized: bool) -> None:
     import re
+
+    from .tokenize import Token, tokenize
 
     split = re.compile(r"\S+")
     for lines in batches:
@@ -275,7 +278,7 @@ def _tag_stream(tagger, batches: Iterator[List[str]], fmt: TagFormat, pretokeniz
         sys.stdout.flush()
 
 
-def _token_tags(tokens, entities) -> List[str]:
+def _token_tags(tokens, entities) -> list[str]:
     tags = ["O"] * len(tokens)
     starts = {t.start: i for i, t in enumerate(tokens)}
     for e in entities:
@@ -302,10 +305,10 @@ def _bracketed(line: str, entities) -> str:
 # ---- info ------------------------------------------------------------------------------------------
 
 @app.command()
-def info(model: Optional[Path] = typer.Argument(None, help=MODEL_HELP)):
+def info(model: Path | None = typer.Argument(None, help=MODEL_HELP)):
     """Show a model's metadata (read from its JSON; nothing in the folder is run)."""
-    from .tagger import default_model_path
     from .serialize import load_folder
+    from .tagger import default_model_path
 
     path = model or default_model_path()
     config, vocab, arrays = load_folder(path)

@@ -6,7 +6,7 @@ only after `B-X` or `I-X`), so the output is always valid. `transitions` may add
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

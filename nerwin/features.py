@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -122,7 +122,7 @@ class Featurizer:
 
     @classmethod
     def build(cls, sentences: Iterable[Sequence[str]], dims: dict[str, int], half_window: int,
-              min_counts: dict[str, int] | None = None) -> "Featurizer":
+              min_counts: dict[str, int] | None = None) -> Featurizer:
         """Vocabularies from training tokens: keys seen at least min_count times (default 1 for words
         and caps, 2 for affixes and shapes), most frequent first."""
         min_counts = min_counts or {}
@@ -172,6 +172,6 @@ class Featurizer:
         return {"half_window": self.half, "columns": [c.to_json() for c in self.columns]}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Featurizer":
+    def from_json(cls, data: dict) -> Featurizer:
         return cls([FeatureColumn(c["name"], int(c["dim"]), list(c["vocab"])) for c in data["columns"]],
                    int(data["half_window"]))

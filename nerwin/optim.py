@@ -13,7 +13,7 @@ row-sparse (`RowGrad`, from an embedding lookup) is updated on the rows the batc
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

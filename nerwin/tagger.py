@@ -12,10 +12,10 @@ A call takes one raw string (tokenized like CoNLL-2003), a list of strings (many
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -186,7 +186,7 @@ class Tagger:
         return serialize.save_folder(path, config, vocab, self.model.state_dict(), extra)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Tagger":
+    def load(cls, path: str | Path) -> Tagger:
         config, vocab, arrays = serialize.load_folder(path)
         where = Path(path) / serialize.CONFIG
         try:

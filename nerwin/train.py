@@ -14,9 +14,9 @@ import math
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -65,8 +65,9 @@ class TrainConfig:
     def check(self) -> None:
         if self.window < 0 or self.hidden < 1 or self.batch_size < 1 or self.epochs < 1 or self.word_dim < 1:
             raise NerwinError("window >= 0, hidden, batch size, epochs and word dim >= 1 are required")
-        if not (0.0 <= self.dropout < 1.0 and 0.0 <= self.input_dropout < 1.0 and 0.0 <= self.unk_rate <= 1.0 and 0.0 <= self.word_dropout < 1.0):
-            raise NerwinError("dropout and word dropout must be in [0, 1), unk rate in [0, 1]")
+        rates = (self.dropout, self.input_dropout, self.word_dropout)
+        if not (all(0.0 <= r < 1.0 for r in rates) and 0.0 <= self.unk_rate <= 1.0):
+            raise NerwinError("dropout, input dropout and word dropout must be in [0, 1), unk rate in [0, 1]")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise NerwinError(f"learning rate must be positive, got {self.lr}")
         if self.task not in ("tags", "binary"):
@@ -85,7 +86,7 @@ class TrainConfig:
         return {k: v for k, v in dims.items() if v > 0}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench_common import ROOT, data_folder, describe_machine, load_split, np, torch_or_none, torch_window_model
+from bench_common import (
+    ROOT,
+    data_folder,
+    describe_machine,
+    load_split,
+    np,
+    torch_or_none,
+    torch_window_model,
+)
 
 import nerwin
 from nerwin.autodiff.tensor import no_grad

@@ -5,9 +5,9 @@
 Model: window 5 (2 each side), 50-d words + 5-d caps, 300 tanh hidden, dropout 0.5, 9 tags, Adam
 lr 1e-3, gradient clipping at norm 5, singletons trained as UNK half the time. Every framework sees
 the same batches in the same order (one shared seed per epoch). After a warm-up (numba compile or
-cache load, PyTorch's first steps; all start from the same initial weights), epochs alternate nerwin / torch Adam (default) / torch Adam
-(foreach) / torch Adam (fused), so the machine's state is shared fairly. Prints tokens/s for each,
-the ratios, nerwin's per-step breakdown, compile time, peak memory, and dev F1 after the same epochs.
+cache load, PyTorch's first steps; all start from the same initial weights), epochs alternate nerwin /
+torch Adam (default) / torch Adam (foreach) / torch Adam (fused), so the machine's state is shared fairly.
+Prints tokens/s for each, the ratios, nerwin's per-step breakdown, compile time, peak memory, and dev F1 after the same epochs.
 Without PyTorch (the optional `bench` extra), nerwin alone is measured.
 """
 from __future__ import annotations
@@ -15,8 +15,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench_common import data_folder, describe_machine, load_split, np, peak_rss_mb, torch_or_none, \
-    torch_window_model
+from bench_common import (
+    data_folder,
+    describe_machine,
+    load_split,
+    np,
+    peak_rss_mb,
+    torch_or_none,
+    torch_window_model,
+)
 
 from nerwin import optim
 from nerwin.autodiff import functions as F

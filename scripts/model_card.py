@@ -8,7 +8,6 @@ The test set is scored here once, for the report; every choice is made on dev (s
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -88,7 +87,8 @@ Entity-level, seqeval, **strict IOB2** (the conlleval-compatible lenient figure 
 | split | precision | recall | F1 strict | F1 conlleval |
 |---|---:|---:|---:|---:|
 | dev (valid.txt) | {dev['precision']:.2f} | {dev['recall']:.2f} | {dev['f1']:.2f} | {dev['conlleval']['f1']:.2f} |
-| test (test.txt) | {test['precision']:.2f} | {test['recall']:.2f} | **{test['f1']:.2f}** | {test['conlleval']['f1']:.2f} |
+| test (test.txt) | {test['precision']:.2f} | {test['recall']:.2f} | **{test['f1']:.2f}** | \
+{test['conlleval']['f1']:.2f} |
 
 Test, per type:
 

@@ -82,6 +82,6 @@ def test_crf_tagger_trains_saves_and_loads(tmp_path):
     sentences = [s.tokens for s in toy_corpus()["test"][:50]]
     tags = tagger.tag_tokens(sentences)
     for seq in tags:  # always valid IOB2: every I-X continues an X
-        for s, e, label in spans(seq):
+        for s, _, label in spans(seq):
             assert seq[s] == f"B-{label}"
     np.testing.assert_array_equal(tagger.model.transitions.data, nerwin.load(tmp_path / "crf").model.transitions.data)

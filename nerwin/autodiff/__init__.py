@@ -7,9 +7,28 @@
     array([2., 4., 6.], dtype=float32)
 """
 from . import functions
-from .functions import (binary_cross_entropy_with_logits, concatenate, crf_nll, cross_entropy, dropout, exp, gather,
-                        hardtanh, kl_div, log, log_softmax, matmul, mse_loss, relu, reshape, sigmoid,
-                        softmax, tanh, transpose, window_gather)
+from .functions import (
+                        binary_cross_entropy_with_logits,
+                        concatenate,
+                        crf_nll,
+                        cross_entropy,
+                        dropout,
+                        exp,
+                        gather,
+                        hardtanh,
+                        kl_div,
+                        log,
+                        log_softmax,
+                        matmul,
+                        mse_loss,
+                        relu,
+                        reshape,
+                        sigmoid,
+                        softmax,
+                        tanh,
+                        transpose,
+                        window_gather,
+)
 from .gradcheck import GradcheckError, gradcheck
 from .tensor import Context, Function, RowGrad, Tensor, grad, is_grad_enabled, no_grad, tensor, unbroadcast
 

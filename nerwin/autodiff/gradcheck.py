@@ -1,7 +1,7 @@
 """Numeric gradient checking: central differences in float64 against the engine's backward."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

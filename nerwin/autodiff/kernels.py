@@ -31,7 +31,8 @@ def _choose_cache_dir() -> None:
     if os.access(Path(__file__).parent, os.W_OK):
         return
     for base in (os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", tempfile.gettempdir()):
-        folder = Path(base) / "nerwin-numba-cache"  # not "nerwin": a folder of that name in cwd would shadow the package
+        # not plain "nerwin": a folder of that name in the working directory would shadow the package
+        folder = Path(base) / "nerwin-numba-cache"
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:

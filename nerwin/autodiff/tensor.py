@@ -17,7 +17,7 @@ Semantics worth knowing:
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class RowGrad:
         kernels.scatter_add_rows(out.reshape(self.shape[0], -1), self.rows, self.values)  # any rank
         return out
 
-    def __add__(self, other: "RowGrad | np.ndarray") -> "RowGrad | np.ndarray":
+    def __add__(self, other: RowGrad | np.ndarray) -> RowGrad | np.ndarray:
         if isinstance(other, RowGrad):
             return RowGrad(np.concatenate([self.rows, other.rows]),
                            np.concatenate([self.values, other.values]), self.shape)
@@ -107,7 +107,7 @@ class Context:
 
     __slots__ = ("op", "parents", "needs_input_grad", "saved", "freed", "__dict__")
 
-    def __init__(self, op: type["Function"], parents: tuple["Tensor", ...]):
+    def __init__(self, op: type[Function], parents: tuple[Tensor, ...]):
         self.op = op
         self.parents = parents
         self.needs_input_grad = tuple(p.requires_grad for p in parents)
@@ -143,7 +143,7 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs, **kwargs) -> "Tensor":
+    def apply(cls, *inputs, **kwargs) -> Tensor:
         like = next((x for x in inputs if isinstance(x, Tensor)), None)
         dtype = like.data.dtype if like is not None else DEFAULT_DTYPE
         tensors = tuple(x if isinstance(x, Tensor) else Tensor(x, dtype=dtype) for x in inputs)
@@ -201,7 +201,7 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same values, cut from the graph."""
         return Tensor(self.data, dtype=self.data.dtype)
 
