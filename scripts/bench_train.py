@@ -7,7 +7,8 @@ lr 1e-3, gradient clipping at norm 5, singletons trained as UNK half the time. E
 the same batches in the same order (one shared seed per epoch). After a warm-up (numba compile or
 cache load, PyTorch's first steps; all start from the same initial weights), epochs alternate nerwin /
 torch Adam (default) / torch Adam (foreach) / torch Adam (fused), so the machine's state is shared fairly.
-Prints tokens/s for each, the ratios, nerwin's per-step breakdown, compile time, peak memory, and dev F1 after the same epochs.
+Prints tokens/s for each, the ratios, nerwin's per-step breakdown, compile time, peak memory, and dev
+F1 after the same epochs.
 Without PyTorch (the optional `bench` extra), nerwin alone is measured.
 """
 from __future__ import annotations
