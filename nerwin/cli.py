@@ -91,7 +91,9 @@ def train(
                                 "(same options and data)."),
 ):
     """Train a window tagger; the best epoch by dev F1 is saved to OUTPUT (atomically, as it improves)."""
-    from .data import load_corpus, load_files
+    import os
+
+    from .data import DATA_ENV, load_corpus, read_folder, read_splits
     from .serialize import check_writable
     from .train import TrainConfig
     from .train import train as run_train
@@ -114,7 +116,15 @@ def train(
         check_writable(output, force)
     if (train_file is None) != (dev_file is None):
         raise NerwinError("--train-file and --dev-file go together")
-    corpus = load_files(train_file, dev_file) if train_file else load_corpus(data)
+    # local files are read as plain lists (the same content load_corpus wraps in `datasets`, whose
+    # import alone costs ~185 MB); only the hub goes through `datasets`
+    folder = data or os.environ.get(DATA_ENV)
+    if train_file:
+        corpus = read_splits({"train": train_file, "validation": dev_file})
+    elif folder:
+        corpus = read_folder(folder)
+    else:
+        corpus = load_corpus()
     command = "nerwin " + " ".join(sys.argv[1:]) if sys.argv and "nerwin" in sys.argv[0] else None
     log_path = log or output.with_name(output.name + ".log.json")
     with _TrainProgress(quiet) as progress:
@@ -172,8 +182,8 @@ class _TrainProgress:
 
 def _epoch_line(e: dict) -> str:
     star = " *" if e["best"] else ""
-    return (f"epoch {e['epoch']:>2}  loss {e['loss']:.4f}  dev F1 {e['dev_f1']:.2f} (conlleval "
-            f"{e['dev_conlleval_f1']:.2f})  {e['tokens_per_second']:,} tok/s{star}")
+    return (f"epoch {e['epoch']:>2}  loss {e['loss']:.4f}  dev F1 {e['dev_f1']:.2f} (strict IOB2)  "
+            f"{e['tokens_per_second']:,} tok/s{star}")
 
 
 # ---- evaluate --------------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ __all__ = [
     "load_corpus",
     "load_files",
     "read_conll",
+    "read_folder",
+    "read_splits",
 ]
 
 DATA_ENV = "NERWIN_DATA"
@@ -179,20 +181,35 @@ def _to_dataset(rows: list[tuple[list[str], list[str]]]) -> datasets.Dataset:
 
 
 def _load_folder(folder: Path) -> datasets.DatasetDict:
+    return _read_splits(_folder_files(folder))
+
+
+def _folder_files(folder: Path) -> dict[str, Path]:
     files = find_split_files(folder)
     if "validation" not in files:
         raise NerwinError(
             f"{folder}: no validation file; expected one of {', '.join(SPLIT_NAMES['validation'])} "
             "(optionally ending in .txt or .conll)"
         )
-    return _read_splits(files)
+    return files
+
+
+def read_folder(folder: str | Path) -> dict[str, list[Sentence]]:
+    """The splits of a local CoNLL folder as Sentence lists (what `load_corpus` wraps in `datasets`)."""
+    return read_splits(_folder_files(Path(folder)))
 
 
 def _read_splits(files: dict[str, Path]) -> datasets.DatasetDict:
-    """Read the CoNLL file of each split; a validation or test tag whose entity type never occurs in
-    the training file is an error naming its file and line (the model could never predict it)."""
     import datasets
 
+    return datasets.DatasetDict({split: _to_dataset([(s.tokens, s.tags) for s in sentences])
+                                 for split, sentences in read_splits(files).items()})
+
+
+def read_splits(files: dict[str, Path]) -> dict[str, list[Sentence]]:
+    """Read the CoNLL file of each split (as Sentences: `nerwin train` on local files skips `datasets`,
+    whose import alone costs ~185 MB). A validation or test tag whose entity type never occurs in the
+    training file is an error naming its file and line (the model could never predict it)."""
     splits = {split: read_conll(path) for split, path in files.items()}
     seen = {None} | {parse_tag(t)[1] for s in splits["train"] for t in s.tags}  # None: the type of O
     for split, sentences in splits.items():
@@ -203,8 +220,7 @@ def _read_splits(files: dict[str, Path]) -> datasets.DatasetDict:
                 if parse_tag(tag)[1] not in seen:
                     raise NerwinError(f"{files[split]}:{sentence.line + i}: tag {tag!r} never occurs in the "
                                       f"training file {files['train']}")
-    return datasets.DatasetDict({split: _to_dataset([(s.tokens, s.tags) for s in sentences])
-                                 for split, sentences in splits.items()})
+    return splits
 
 
 def _env_true(name: str) -> bool:

@@ -24,7 +24,7 @@ from . import __version__, optim
 from .autodiff import functions as F
 from .errors import NerwinError
 from .features import KEYS, UNK, Featurizer
-from .metrics import score
+from .metrics import strict_f1
 from .model import WindowModel
 from .serialize import check_writable, load_folder, save_folder, write_json_atomic
 from .tagger import Tagger
@@ -305,18 +305,16 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
                 raw = {name: p.data for name, p in model.named_parameters()}
                 model.load_state_dict(_mean(snapshots))
             ids, _ = tagger.predict(dev_enc)
-            report = score(dev_gold, tagger._tag_names(ids, dev_enc.lengths))
-            improved = report["f1"] > best_f1
-            entry = {"epoch": epoch, "loss": total_loss / n, "dev_f1": report["f1"],
-                     "dev_conlleval_f1": report["conlleval"]["f1"], "lr": opt.lr,
+            dev_f1 = strict_f1(dev_gold, tagger._tag_names(ids, dev_enc.lengths))
+            improved = dev_f1 > best_f1
+            entry = {"epoch": epoch, "loss": total_loss / n, "dev_f1": dev_f1, "lr": opt.lr,
                      "train_seconds": round(epoch_seconds, 2), "tokens_per_second": round(n / epoch_seconds),
                      "best": improved}
             log.append(entry)
             if improved:
-                best_f1, best_epoch, bad_epochs = report["f1"], epoch, 0
+                best_f1, best_epoch, bad_epochs = dev_f1, epoch, 0
                 if out is not None:
-                    tagger.config["dev"] = {"epoch": epoch, "f1": report["f1"],
-                                            "conlleval_f1": report["conlleval"]["f1"]}
+                    tagger.config["dev"] = {"epoch": epoch, "f1": dev_f1}
                     tagger.save(out)
             else:
                 bad_epochs += 1

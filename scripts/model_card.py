@@ -8,7 +8,6 @@ The test set is scored here once, for the report; every choice is made on dev (s
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
@@ -63,6 +62,7 @@ def main() -> None:
     }
     write_json_atomic(model / "scores.json", scores)
     features = ", ".join(f"{c.name} {c.dim}-d" for c in tagger.featurizer.columns)
+    averaged = f" weights averaged over the last {training['average']} epochs;" if training.get("average") else ""
     card = f"""# nerwin model: {model.name}
 
 A window tagger for English named entities (PER, LOC, ORG, MISC), trained by `nerwin train` on
@@ -75,7 +75,8 @@ CoNLL-2003 train, with dev (`valid.txt`) for early stopping only.
 ```
 
 Hyper-parameters: window {tagger.featurizer.half} words each side; features {features};
-hidden {config['network']['hidden']} {config['network']['activation']}, dropout {config['network']['dropout']};
+hidden {config['network']['hidden']} {config['network']['activation']}, dropout {config['network']['dropout']},
+input dropout {config['network'].get('input_dropout', 0.0)};{averaged}
 {'sentence-level CRF (learned transitions), ' if config['network'].get('crf') else ''}Viterbi decoding
 constrained to valid IOB2; Adam lr {training.get('lr')}, batch {training.get('batch_size')}, seed
 {training.get('seed')}; best dev epoch {config.get('dev', {}).get('epoch')}.
@@ -99,8 +100,7 @@ Reproduce: `nerwin evaluate path/to/conll2003/test.txt --model {model}`.
 ## Size and speed
 
 {params:,} parameters, {size_mb:.1f} MB on disk ({weights.name}: float32). End-to-end tagging of raw
-text (tokenize, featurize, score, decode, spans): {rate:,.0f} tokens/s on {describe_machine()},
-Python {platform.python_version()}.
+text (tokenize, featurize, score, decode, spans): {rate:,.0f} tokens/s on {describe_machine()}.
 
 ## Limits
 

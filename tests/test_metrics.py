@@ -4,6 +4,8 @@ import json
 import warnings
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from nerwin.errors import NerwinError
 from nerwin.metrics import format_report, score
@@ -81,3 +83,22 @@ def test_format_report():
     assert "F1   0.00" in lines[1] and "conlleval" in lines[1] and "100.00" in lines[1]
     assert "token accuracy" in text
     assert any(line.startswith("PER") for line in lines)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]), max_size=8),
+                          st.lists(st.sampled_from(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]), max_size=8)),
+                min_size=1, max_size=5))
+def test_fast_strict_f1_equals_seqeval_strict_on_valid_iob2(pairs):
+    """Training scores dev with strict_f1 (no seqeval import); on valid IOB2 it is seqeval's strict F1."""
+    from nerwin.metrics import strict_f1
+    from nerwin.tags import repair_iob2
+
+    gold, pred = [], []
+    for g, p in pairs:
+        n = min(len(g), len(p))
+        if n:
+            gold.append(repair_iob2(g[:n]))
+            pred.append(repair_iob2(p[:n]))
+    assume(gold)
+    assert strict_f1(gold, pred) == pytest.approx(score(gold, pred)["f1"])

@@ -65,16 +65,13 @@ def test_train_without_a_folder_returns_figures_only():
 
 def test_the_best_epoch_is_on_disk_and_the_log_has_every_epoch(tmp_path, monkeypatch):
     # Make epoch 3 look worse than it is: the model from epoch 2 must be the one kept.
-    real_score, seen = train_module.score, []
+    real_f1, seen = train_module.strict_f1, []
 
-    def score(gold, pred):
-        report = real_score(gold, pred)
-        seen.append(report["f1"])
-        if len(seen) == 3:
-            report = {**report, "f1": 0.0}
-        return report
+    def strict_f1(gold, pred):
+        seen.append(real_f1(gold, pred))
+        return 0.0 if len(seen) == 3 else seen[-1]
 
-    monkeypatch.setattr(train_module, "score", score)
+    monkeypatch.setattr(train_module, "strict_f1", strict_f1)
     out, log_path = tmp_path / "best", tmp_path / "log.json"
     result = train(small_corpus(), out, dataclasses.replace(TINY, epochs=3, patience=5), log_path=log_path)
     assert result.best_epoch == 2 and result.epochs_run == 3 and not result.interrupted
@@ -89,7 +86,7 @@ def test_the_best_epoch_is_on_disk_and_the_log_has_every_epoch(tmp_path, monkeyp
 
     config = json.loads((out / "config.json").read_text())
     assert config["dev"]["epoch"] == 2 and config["dev"]["f1"] == seen[1]
-    monkeypatch.setattr(train_module, "score", real_score)
+    monkeypatch.setattr(train_module, "strict_f1", real_f1)
     dev = write_conll(tmp_path, to_conll(small_corpus()["validation"]))
     assert evaluate(dev, out)["f1"] == pytest.approx(seen[1])
     two = tmp_path / "two"  # the same run stopped after epoch 2: bit for bit the kept model
@@ -98,8 +95,7 @@ def test_the_best_epoch_is_on_disk_and_the_log_has_every_epoch(tmp_path, monkeyp
 
 
 def test_early_stopping_after_patience_epochs_without_progress(tmp_path, monkeypatch):
-    real_score = train_module.score
-    monkeypatch.setattr(train_module, "score", lambda g, p: {**real_score(g, p), "f1": 50.0})
+    monkeypatch.setattr(train_module, "strict_f1", lambda g, p: 50.0)
     result = train(small_corpus(), None, dataclasses.replace(TINY, epochs=20, patience=2))
     assert result.epochs_run == 3 and result.best_epoch == 1
     assert [e["best"] for e in result.log] == [True, False, False]
