@@ -114,6 +114,8 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(fan_out, dtype=np.float32)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.bias is not None and x.ndim == 2:
+            return F.linear(x, self.weight, self.bias)
         y = F.matmul(x, self.weight)
         return F.add(y, self.bias) if self.bias is not None else y
 

@@ -615,3 +615,15 @@ def test_window_gather_of_several_tables_matches_concatenated_lookups():
     np.testing.assert_allclose(out.data, np.concatenate([words[iw].reshape(5, -1), caps[ic].reshape(5, -1)], 1))
     # one weight in two windows too (a reused input)
     assert gradcheck(lambda a, b: F.window_gather([a, b, a], [iw, ic, ic]), words, caps)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 5), k=st.integers(1, 4), m=st.integers(1, 4), seed=st.integers(0, 1000))
+def test_linear_is_matmul_plus_bias(n, k, m, seed):
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.normal(size=(n, k)), rng.normal(size=(k, m)), rng.normal(size=m)
+    np.testing.assert_allclose(F.linear(_t(x), _t(w), _t(b)).data, x @ w + b, rtol=1e-5, atol=1e-6)
+    assert gradcheck(lambda x, w, b: F.linear(x, w, b), x, w, b)
+    assert gradcheck(lambda x, w: F.linear(x, w, w[0]), x, np.resize(w, (k, k)))  # one weight used twice
+    with pytest.raises(ValueError):
+        F.linear(_t(x), _t(w), _t(np.ones(m + 1)))

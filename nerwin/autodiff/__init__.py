@@ -17,6 +17,7 @@ from .functions import (
                         gather,
                         hardtanh,
                         kl_div,
+                        linear,
                         log,
                         log_softmax,
                         matmul,
@@ -35,7 +36,7 @@ from .tensor import Context, Function, RowGrad, Tensor, grad, is_grad_enabled, n
 __all__ = [
     "Tensor", "tensor", "Function", "Context", "RowGrad", "grad", "no_grad", "is_grad_enabled", "unbroadcast",
     "gradcheck", "GradcheckError", "functions",
-    "exp", "log", "matmul", "reshape", "transpose", "concatenate", "gather", "window_gather",
+    "exp", "log", "matmul", "linear", "reshape", "transpose", "concatenate", "gather", "window_gather",
     "sigmoid", "tanh", "relu", "hardtanh", "softmax", "log_softmax",
     "cross_entropy", "binary_cross_entropy_with_logits", "crf_nll", "mse_loss", "kl_div", "dropout",
 ]

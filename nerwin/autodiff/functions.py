@@ -15,7 +15,7 @@ from . import kernels
 from .tensor import Function, RowGrad, Tensor
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sum", "mean", "max",
+    "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear", "exp", "log", "sum", "mean", "max",
     "reshape", "transpose", "concatenate", "rows", "gather", "window_gather",
     "sigmoid", "tanh", "relu", "hardtanh", "softmax", "log_softmax",
     "cross_entropy", "binary_cross_entropy_with_logits", "crf_nll", "mse_loss", "kl_div", "dropout",
@@ -106,6 +106,23 @@ class MatMul(Function):
         else:
             gb = None
         return ga, gb
+
+
+class Linear(Function):
+    @staticmethod
+    def forward(ctx, x, w, b):
+        """x @ w + b for x (n, k), w (k, m), b (m,): the bias added in place to the fresh product;
+        d/dx = g w^T, d/dw = x^T g, d/db = sum of g over rows"""
+        ctx.save(x, w)
+        out = x @ w
+        out += b
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved
+        nx, nw, nb = ctx.needs_input_grad
+        return (grad @ w.T if nx else None, x.T @ grad if nw else None, grad.sum(axis=0) if nb else None)
 
 
 class Exp(Function):
@@ -436,6 +453,14 @@ def div(a, b) -> Tensor:
 
 def matmul(a, b) -> Tensor:
     return MatMul.apply(a, b)
+
+
+def linear(x, w, b) -> Tensor:
+    """x @ w + b for a batch of rows x (n, k), weights w (k, m) and bias b (m,), in one op."""
+    x, w, b = _tensor(x), _tensor(w), _tensor(b)
+    if x.ndim != 2 or w.ndim != 2 or b.shape != (w.shape[1],) or x.shape[1] != w.shape[0]:
+        raise ValueError(f"linear needs x (n, k), w (k, m), b (m,); got {x.shape}, {w.shape}, {b.shape}")
+    return Linear.apply(x, w, b)
 
 
 def exp(a) -> Tensor:
