@@ -12,6 +12,7 @@ A call takes one raw string (tokenized like CoNLL-2003), a list of strings (many
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -20,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from . import serialize
-from .autodiff.tensor import no_grad
 from .decode import allowed_transitions, decode, log_softmax_rows
 from .errors import NerwinError
 from .features import Encoded, Featurizer
@@ -68,6 +68,7 @@ class Tagger:
         self.config = config
         self.binary = config.get("task") == "binary"
         self.start, self.trans = allowed_transitions(self.tags)
+        self._local = threading.local()
         parsed = [parse_tag(t) for t in self.tags]
         self._prefix = np.array([{"O": 0, "B": 1, "I": 2}[p] for p, _ in parsed], dtype=np.int64)
         self._types = [k for _, k in parsed]
@@ -76,10 +77,12 @@ class Tagger:
     def scores(self, enc: Encoded, batch_size: int = 4096) -> np.ndarray:
         """Raw network outputs (N, n_out) for every token of an encoded corpus."""
         self.model.eval()
+        workspace = getattr(self._local, "workspace", None)
+        if workspace is None:  # buffers reused between batches and calls (one set per thread)
+            workspace = self._local.workspace = {}
         out = np.empty((len(enc.positions), self.model.output.weight.shape[1]), dtype=np.float32)
-        with no_grad():
-            for i in range(0, len(enc.positions), batch_size):
-                out[i:i + batch_size] = self.model(enc.windows(enc.positions[i:i + batch_size])).data
+        for i in range(0, len(enc.positions), batch_size):
+            out[i:i + batch_size] = self.model.infer(enc.windows(enc.positions[i:i + batch_size]), workspace)
         return out
 
     def predict(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:

@@ -18,14 +18,17 @@ from pathlib import Path
 
 from bench_common import data_folder, load_split
 
+AFFIX = ["--suffix-dim", "20", "--prefix-dim", "10", "--shape-dim", "10"]
+MORE = ["--feature", "suffix2=10", "--feature", "suffix4=10", "--feature", "prefix2=5", "--feature", "prefix4=10"]
 ROWS = [
-    ("plain window: words + caps, word-level, IOB2 Viterbi", []),
+    ("plain window: words + caps, word-level softmax, IOB2 Viterbi (the defaults)", []),
     ("+ 3-letter suffix", ["--suffix-dim", "20"]),
-    ("+ prefix and word shape", ["--suffix-dim", "20", "--prefix-dim", "10", "--shape-dim", "10"]),
-    ("+ CRF (sentence-level training)", ["--suffix-dim", "20", "--prefix-dim", "10", "--shape-dim", "10", "--crf"]),
-    ("+ more affixes (suffix 2/4, prefix 2/4)", ["--suffix-dim", "20", "--prefix-dim", "10", "--shape-dim", "10",
-                                                "--crf", "--feature", "suffix2=10", "--feature", "suffix4=10",
-                                                "--feature", "prefix2=5", "--feature", "prefix4=10"]),
+    ("+ 3-letter prefix, word shape", AFFIX),
+    ("+ CRF: sentence-level training, learned transitions", [*AFFIX, "--crf"]),
+    ("+ 2/4-letter suffixes and prefixes", [*AFFIX, "--crf", *MORE]),
+    ("+ input dropout 0.4", [*AFFIX, "--crf", *MORE, "--input-dropout", "0.4"]),
+    ("+ mean of the last 3 epochs' weights (the shipped model)", [*AFFIX, "--crf", *MORE, "--input-dropout", "0.4",
+                                                                  "--average", "3"]),
 ]
 
 

@@ -203,3 +203,22 @@ def test_decode_fixes_an_invalid_argmax():
                             [0.1, 0.1, 0.8, 0, 0, 0, 0, 0, 0]]) + 1e-9)
     tags = [TAGS[i] for i in decode(logp, np.array([3]), START, TRANS)]
     assert valid_iob2(tags) and tags == ["O", "B-PER", "I-PER"]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "hardtanh", "sigmoid"])
+def test_numpy_inference_equals_the_graph_forward(activation):
+    """Tagging runs `WindowModel.infer` (plain numpy, reused buffers); it must give `forward`'s scores."""
+    from nerwin.autodiff.tensor import no_grad
+    from nerwin.model import WindowModel
+
+    rng = np.random.default_rng(0)
+    model = WindowModel([30, 7], [4, 2], 5, 16, 9, activation, 0.5, rng, input_dropout=0.3).eval()
+    workspace: dict = {}
+    for n in (3, 700, 5):  # the numpy small path and the kernel; buffers grow, then are reused
+        windows = [rng.integers(0, 30, size=(n, 5)), rng.integers(0, 7, size=(n, 5))]
+        with no_grad():
+            expected = model(windows).data
+        np.testing.assert_allclose(model.infer(windows, workspace), expected, rtol=1e-5, atol=1e-6)
+    big = workspace["x"]
+    model.infer([rng.integers(0, 30, size=(10, 5)), rng.integers(0, 7, size=(10, 5))], workspace)
+    assert workspace["x"] is big  # no new buffer for a smaller batch

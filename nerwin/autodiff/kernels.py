@@ -105,7 +105,7 @@ def _window_rows(grad, col, w, d, out):
                 out[i * w + j, k] = grad[i, col + j * d + k]
 
 
-def window_gather(tables: list[np.ndarray], indices: list[np.ndarray]) -> np.ndarray:
+def window_gather(tables: list[np.ndarray], indices: list[np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
     """Each table's window rows side by side, the tables one after another:
     out[i] = [table0[idx0[i, 0]], ..., table0[idx0[i, w-1]], table1[idx1[i, 0]], ...]."""
     n = indices[0].shape[0]
@@ -113,7 +113,8 @@ def window_gather(tables: list[np.ndarray], indices: list[np.ndarray]) -> np.nda
         return np.concatenate([t[idx].reshape(n, idx.shape[1] * t.shape[1]) for t, idx in zip(tables, indices)],
                               axis=1)
     width = sum(idx.shape[1] * t.shape[1] for t, idx in zip(tables, indices))
-    out = np.empty((n, width), dtype=tables[0].dtype)
+    if out is None:
+        out = np.empty((n, width), dtype=tables[0].dtype)
     col = 0
     for table, idx in zip(tables, indices):
         _window_gather(table, idx, out, col)
