@@ -13,6 +13,9 @@ decoded with Viterbi. Built only from nerwin.nn and nerwin.autodiff.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from . import nn
@@ -21,6 +24,24 @@ from .autodiff import kernels
 from .autodiff.tensor import Tensor
 
 __all__ = ["WindowModel"]
+
+
+_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+_pool: ThreadPoolExecutor | None = None
+
+
+def _by_rows(n: int, work) -> None:
+    """work(a, b) over row blocks [a, b) of [0, n), on all cores for big batches: the gather kernel and
+    numpy's elementwise loops release the GIL, and each block writes only its own rows."""
+    global _pool
+    if n < 2048 or _THREADS < 2:
+        work(0, n)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="nerwin")
+    bounds = np.linspace(0, n, _THREADS + 1).astype(int)
+    for future in [_pool.submit(work, a, b) for a, b in zip(bounds[:-1], bounds[1:])]:
+        future.result()
 
 
 def _sigmoid_in_place(h: np.ndarray) -> None:
@@ -85,10 +106,16 @@ class WindowModel(nn.Module):
         tables = [emb.weight.data for emb in self.embeddings]
         w1, b1 = self.hidden.weight.data, self.hidden.bias.data
         w2, b2 = self.output.weight.data, self.output.bias.data
-        x = kernels.window_gather(tables, windows, out=buffer("x", w1.shape[0]))
-        h = np.matmul(x, w1, out=buffer("h", w1.shape[1]))
-        h += b1
-        _ACTIVATE_IN_PLACE[type(self.activation).__name__](h)
+        x = buffer("x", w1.shape[0])
+        _by_rows(n, lambda a, b: kernels.window_gather(tables, [w[a:b] for w in windows], out=x[a:b]))
+        h = np.matmul(x, w1, out=buffer("h", w1.shape[1]))  # BLAS uses the cores itself
+        activate = _ACTIVATE_IN_PLACE[type(self.activation).__name__]
+
+        def bias_and_activation(a: int, b: int) -> None:
+            h[a:b] += b1
+            activate(h[a:b])
+
+        _by_rows(n, bias_and_activation)
         scores = np.matmul(h, w2, out=buffer("scores", w2.shape[1]))
         scores += b2
         return scores

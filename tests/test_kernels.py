@@ -378,3 +378,12 @@ def test_tagging_one_sentence_does_not_import_numba():
             "t('Talvo Brenwick visited Velmora on Monday .'); print('numba' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_window_gather_fills_a_given_output_on_both_paths():
+    rng = np.random.default_rng(1)
+    table, idx = rng.normal(size=(9, 3)).astype(np.float32), rng.integers(0, 9, size=(700, 2))
+    for n in (4, 700):  # the numpy path and the kernel
+        out = np.full((n, 6), np.nan, dtype=np.float32)
+        assert kernels.window_gather([table], [idx[:n]], out=out) is out
+        np.testing.assert_array_equal(out, table[idx[:n]].reshape(n, 6))

@@ -214,7 +214,7 @@ def test_numpy_inference_equals_the_graph_forward(activation):
     rng = np.random.default_rng(0)
     model = WindowModel([30, 7], [4, 2], 5, 16, 9, activation, 0.5, rng, input_dropout=0.3).eval()
     workspace: dict = {}
-    for n in (3, 700, 5):  # the numpy small path and the kernel; buffers grow, then are reused
+    for n in (3, 700, 2500, 5):  # numpy path, kernel, kernel on row blocks in threads; buffers reused
         windows = [rng.integers(0, 30, size=(n, 5)), rng.integers(0, 7, size=(n, 5))]
         with no_grad():
             expected = model(windows).data

@@ -51,13 +51,14 @@ def _compile(fn):
     """`numba.njit(cache=True)`, falling back to no cache if numba can find nowhere to cache.
 
     error_model="numpy": a division by zero gives inf/nan as in numpy instead of raising, which lets
-    LLVM vectorize loops that divide (the Adam update runs ~5x faster)."""
+    LLVM vectorize loops that divide (the Adam update runs ~5x faster). nogil: callers may run a kernel
+    on disjoint rows from several threads (`nerwin.model.WindowModel.infer` does)."""
     import numba
 
     try:
-        return numba.njit(cache=True, error_model="numpy")(fn)
+        return numba.njit(cache=True, error_model="numpy", nogil=True)(fn)
     except Exception:  # e.g. "cannot cache function ...: no locator available" on read-only installs
-        return numba.njit(cache=False, error_model="numpy")(fn)
+        return numba.njit(cache=False, error_model="numpy", nogil=True)(fn)
 
 
 class _Kernel:
@@ -110,8 +111,8 @@ def window_gather(tables: list[np.ndarray], indices: list[np.ndarray], out: np.n
     out[i] = [table0[idx0[i, 0]], ..., table0[idx0[i, w-1]], table1[idx1[i, 0]], ...]."""
     n = indices[0].shape[0]
     if n < SMALL:
-        return np.concatenate([t[idx].reshape(n, idx.shape[1] * t.shape[1]) for t, idx in zip(tables, indices)],
-                              axis=1)
+        parts = [t[idx].reshape(n, idx.shape[1] * t.shape[1]) for t, idx in zip(tables, indices)]
+        return np.concatenate(parts, axis=1, out=out)
     width = sum(idx.shape[1] * t.shape[1] for t, idx in zip(tables, indices))
     if out is None:
         out = np.empty((n, width), dtype=tables[0].dtype)
