@@ -28,6 +28,7 @@ from nerwin.autodiff.tensor import no_grad
 def best_of(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
+        time.sleep(0.5)  # let the other side's BLAS/OpenMP threads stop spinning before the clock starts
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
