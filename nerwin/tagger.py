@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import serialize
+from .autodiff import kernels
 from .decode import allowed_transitions, decode, log_softmax_rows
 from .errors import NerwinError
 from .features import Encoded, Featurizer
@@ -92,10 +93,12 @@ class Tagger:
             p = 1.0 / (1.0 + np.exp(-raw[:, 0].astype(np.float64)))
             ids = (p >= 0.5).astype(np.int64)
             return ids, np.where(ids == 1, p, 1 - p)
-        if self.model.crf:
+        if self.model.crf:  # scores: the CRF's marginal probability of each decoded tag
             m = self.model
-            ids = decode(raw, enc.lengths, self.start + m.start.data, self.trans + m.transitions.data,
-                         m.end.data, normalize=False)
+            start, trans = self.start + m.start.data, self.trans + m.transitions.data
+            ids = decode(raw, enc.lengths, start, trans, m.end.data, normalize=False)
+            marginals = kernels.crf_marginals(raw, enc.lengths, start, trans, m.end.data)
+            return ids, marginals[np.arange(len(ids)), ids]
         else:
             ids = decode(raw, enc.lengths, self.start, self.trans)
         logp = log_softmax_rows(raw.astype(np.float64))

@@ -85,3 +85,25 @@ def test_crf_tagger_trains_saves_and_loads(tmp_path):
         for s, _, label in spans(seq):
             assert seq[s] == f"B-{label}"
     np.testing.assert_array_equal(tagger.model.transitions.data, nerwin.load(tmp_path / "crf").model.transitions.data)
+
+
+@settings(max_examples=20, deadline=None)
+@given(lengths=chains, k=st.integers(2, 3), seed=st.integers(0, 10_000))
+def test_crf_marginals_match_enumeration_on_both_paths(lengths, k, seed):
+    """Entity scores of CRF taggers are marginals p(y_t = j | sentence): check them by brute force."""
+    from unittest import mock
+
+    rng = np.random.default_rng(seed)
+    n = sum(lengths)
+    scores, start, trans, end = rng.normal(size=(n, k)), rng.normal(size=k), rng.normal(size=(k, k)), rng.normal(size=k)
+    expected, at = np.zeros((n, k)), 0
+    for m in lengths:
+        paths = list(itertools.product(range(k), repeat=m))
+        weights = np.exp([_path_score(scores, start, trans, end, p, at) for p in paths])
+        for p, w in zip(paths, weights / weights.sum()):
+            for t, label in enumerate(p):
+                expected[at + t, label] += w
+        at += m
+    np.testing.assert_allclose(kernels.crf_marginals(scores, lengths, start, trans, end), expected, atol=1e-9)
+    with mock.patch.object(kernels, "SMALL", 0):  # the compiled forward-backward
+        np.testing.assert_allclose(kernels.crf_marginals(scores, lengths, start, trans, end), expected, atol=1e-9)

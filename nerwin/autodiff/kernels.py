@@ -498,3 +498,42 @@ def crf_nll(scores, lengths, targets, start, trans, end):
                      start.astype(f64), trans.astype(f64), end.astype(f64), g_scores, g_start, g_trans, g_end,
                      np.empty((longest, k), f64), np.empty((longest, k), f64), np.empty(k, f64))
     return total, g_scores, g_start, g_trans, g_end
+
+
+def _logsumexp_np(x: np.ndarray, axis: int) -> np.ndarray:
+    m = x.max(axis=axis, keepdims=True)
+    return (m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
+def _crf_marginals_numpy(scores, lengths, start, trans, end) -> np.ndarray:
+    """Forward-backward in numpy, vectorized over labels, for a few short chains."""
+    out = np.zeros_like(scores)
+    at = 0
+    for n in lengths.tolist():
+        if n == 0:
+            continue
+        s = scores[at:at + n]
+        alpha, beta = np.empty_like(s), np.empty_like(s)
+        alpha[0] = start + s[0]
+        for t in range(1, n):
+            alpha[t] = _logsumexp_np(alpha[t - 1][:, None] + trans, axis=0) + s[t]
+        beta[n - 1] = end
+        for t in range(n - 2, -1, -1):
+            beta[t] = _logsumexp_np(trans + (s[t + 1] + beta[t + 1])[None, :], axis=1)
+        log_z = _logsumexp_np(alpha[n - 1] + end, axis=0)
+        out[at:at + n] = np.exp(alpha + beta - log_z)
+        at += n
+    return out
+
+
+def crf_marginals(scores, lengths, start, trans, end) -> np.ndarray:
+    """p(y_t = k | sentence) under a linear-chain CRF, (N, K): what a CRF tagger is sure of per word."""
+    scores = np.asarray(scores, dtype=np.float64)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    if len(scores) < SMALL:
+        return _crf_marginals_numpy(scores, lengths, start.astype(np.float64), trans.astype(np.float64),
+                                    end.astype(np.float64))
+    targets = np.zeros(len(scores), dtype=np.int64)  # any path: the gradient is marginals - onehot(path)
+    _, g_scores, _, _, _ = crf_nll(scores, lengths, targets, start, trans, end)
+    g_scores[:, 0] += 1.0
+    return g_scores
