@@ -154,8 +154,8 @@ class Featurizer:
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
         n_tokens = int(lengths.sum())
         width = len(self.columns)
-        token_ids = self.token_ids
-        rows = [token_ids(t) for s in sentences for t in s]
+        token_ids, cache = self.token_ids, self._cache
+        rows = [cache.get(t) or token_ids(t) for s in sentences for t in s]
         table = np.array(rows, dtype=np.int64).reshape(n_tokens, width)
         # token k of sentence i sits after i+1 gaps of h pads: stream position k + h * (i + 1)
         positions = np.arange(n_tokens, dtype=np.int64) + h * np.repeat(np.arange(1, len(sentences) + 1), lengths)

@@ -92,6 +92,21 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
     """Like `tokenize`, as plain (text, start, end) tuples: the fast path used for tagging."""
     out: list[tuple[str, int, int]] = []
     append, n, cache = out.append, len(text), _chunks
+    chunks = text.split()
+    gaps = len(chunks) - 1
+    if chunks and text.count(" ") == gaps and n == gaps + sum(map(len, chunks)):  # only single spaces between
+        # words joined by single spaces (no other whitespace anywhere): offsets follow from the lengths
+        a = 0
+        for chunk in chunks:
+            b = a + len(chunk)
+            key = (chunk, a == 0, b < n)
+            tokens = cache.get(key) or _chunk_tokens(*key)
+            if len(tokens) == 1:
+                append((chunk, a, b))
+            else:
+                out.extend((t, a + s, a + e) for t, s, e in tokens)
+            a = b + 1
+        return out
     for m in _CHUNK.finditer(text):
         a, b = m.span()
         chunk = m.group()
