@@ -526,6 +526,61 @@ def _crf_marginals_numpy(scores, lengths, start, trans, end) -> np.ndarray:
     return out
 
 
+@_jit
+def _crf_marginals(scores, lengths, start, trans, end, out, alpha, beta, emit):
+    # scaled forward-backward in probability space: K exps per word instead of ~2 K^2 in log space;
+    # every row of alpha and beta is renormalized, and p(y_t) is proportional to alpha_t * beta_t
+    k = scores.shape[1]
+    at = 0
+    for s in range(lengths.shape[0]):
+        n = lengths[s]
+        if n == 0:
+            continue
+        for t in range(n):
+            m = scores[at + t, 0]
+            for j in range(1, k):
+                if scores[at + t, j] > m:
+                    m = scores[at + t, j]
+            for j in range(k):
+                emit[t, j] = math.exp(scores[at + t, j] - m)
+        total = 0.0
+        for j in range(k):
+            alpha[0, j] = start[j] * emit[0, j]
+            total += alpha[0, j]
+        for j in range(k):
+            alpha[0, j] /= total
+        for t in range(1, n):
+            total = 0.0
+            for j in range(k):
+                acc = 0.0
+                for i in range(k):
+                    acc += alpha[t - 1, i] * trans[i, j]
+                alpha[t, j] = acc * emit[t, j]
+                total += alpha[t, j]
+            for j in range(k):
+                alpha[t, j] /= total
+        for j in range(k):
+            beta[n - 1, j] = end[j]
+        for t in range(n - 2, -1, -1):
+            total = 0.0
+            for i in range(k):
+                acc = 0.0
+                for j in range(k):
+                    acc += trans[i, j] * emit[t + 1, j] * beta[t + 1, j]
+                beta[t, i] = acc
+                total += acc
+            for i in range(k):
+                beta[t, i] /= total
+        for t in range(n):
+            total = 0.0
+            for j in range(k):
+                out[at + t, j] = alpha[t, j] * beta[t, j]
+                total += out[at + t, j]
+            for j in range(k):
+                out[at + t, j] /= total
+        at += n
+
+
 def crf_marginals(scores, lengths, start, trans, end) -> np.ndarray:
     """p(y_t = k | sentence) under a linear-chain CRF, (N, K): what a CRF tagger is sure of per word."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -533,7 +588,11 @@ def crf_marginals(scores, lengths, start, trans, end) -> np.ndarray:
     if len(scores) < SMALL:
         return _crf_marginals_numpy(scores, lengths, start.astype(np.float64), trans.astype(np.float64),
                                     end.astype(np.float64))
-    targets = np.zeros(len(scores), dtype=np.int64)  # any path: the gradient is marginals - onehot(path)
-    _, g_scores, _, _, _ = crf_nll(scores, lengths, targets, start, trans, end)
-    g_scores[:, 0] += 1.0
-    return g_scores
+    k = scores.shape[1]
+    longest = max(int(lengths.max()) if len(lengths) else 1, 1)
+    out = np.zeros_like(scores)
+    # start/trans/end as probabilities: exp of scores shifted by their max (constant factors cancel)
+    weights = [np.exp(np.asarray(a, dtype=np.float64) - np.max(a)) for a in (start, trans, end)]
+    _crf_marginals(np.ascontiguousarray(scores), lengths, *weights, out,
+                   *(np.empty((longest, k)) for _ in range(3)))
+    return out
