@@ -56,9 +56,11 @@ def save_folder(path: str | Path, config: dict, vocab: dict, arrays: dict[str, n
     from safetensors.numpy import save as st_save
 
     path = Path(path)
+    finish_interrupted_save(path)
     if path.exists() and not (path / CONFIG).is_file():  # never replace what is not a model
         raise NerwinError(f"{path}: exists and is not a nerwin model folder; refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     old = path.with_name(f".{path.name}.old-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -92,6 +94,24 @@ def finish_interrupted_save(path: Path) -> None:
             os.replace(new, path)
             shutil.rmtree(old, ignore_errors=True)
             return
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: alive
+        return True
+    return True
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Remove the hidden `.NAME.tmp-PID` / `.NAME.old-PID` folders of saves whose process is gone."""
+    for leftover in path.parent.glob(f".{path.name}.*-*"):
+        kind, _, pid = leftover.name[len(path.name) + 2:].partition("-")
+        if kind in ("tmp", "old") and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _read_json(path: Path) -> dict:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -46,7 +46,8 @@ class Entity:
     score: float
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # written out: dataclasses.asdict deep-copies and was a third of `nerwin tag -F json`'s time
+        return {"text": self.text, "label": self.label, "start": self.start, "end": self.end, "score": self.score}
 
 
 def default_model_path() -> Path:

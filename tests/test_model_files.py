@@ -185,3 +185,14 @@ def test_a_save_killed_between_its_renames_is_finished_on_load(tmp_path):
     config, _, _ = load_folder(model)
     assert model.is_dir() and not old.exists() and not new.exists()
     assert (model / "config.json").read_text() != config_before  # the new model won
+
+
+def test_saving_removes_the_leftovers_of_saves_whose_process_died(tmp_path):
+    model = copy_model(tmp_path)
+    dead = 2**22 + 12345  # above the default pid_max on Linux: no such process
+    stale = [model.with_name(f".{model.name}.tmp-{dead}"), model.with_name(f".{model.name}.old-{dead + 1}")]
+    alive = model.with_name(f".{model.name}.tmp-1")  # pid 1 is always running
+    for folder in [*stale, alive]:
+        shutil.copytree(model, folder)
+    load(model).save(model)
+    assert not any(f.exists() for f in stale) and alive.exists()
