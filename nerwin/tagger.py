@@ -100,9 +100,8 @@ class Tagger:
             ids = decode(raw, enc.lengths, start, trans, m.end.data, normalize=False)
             marginals = kernels.crf_marginals(raw, enc.lengths, start, trans, m.end.data)
             return ids, marginals[np.arange(len(ids)), ids]
-        else:
-            ids = decode(raw, enc.lengths, self.start, self.trans)
-        logp = log_softmax_rows(raw.astype(np.float64))
+        logp = log_softmax_rows(raw.astype(np.float64))  # once: Viterbi adds these, the score reads them
+        ids = decode(logp, enc.lengths, self.start, self.trans, normalize=False)
         return ids, np.exp(logp[np.arange(len(ids)), ids])
 
     def _tag_names(self, ids: np.ndarray, lengths: np.ndarray) -> list[list[str]]:
