@@ -219,6 +219,6 @@ def test_numpy_inference_equals_the_graph_forward(activation):
         with no_grad():
             expected = model(windows).data
         np.testing.assert_allclose(model.infer(windows, workspace), expected, rtol=1e-5, atol=1e-6)
-    big = workspace["x"]
+    big = workspace["h"]
     model.infer([rng.integers(0, 30, size=(10, 5)), rng.integers(0, 7, size=(10, 5))], workspace)
-    assert workspace["x"] is big  # no new buffer for a smaller batch
+    assert workspace["h"] is big  # no new buffer for a smaller batch
