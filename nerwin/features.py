@@ -8,6 +8,7 @@ and the capitalization column tells them apart.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class Encoded:
 
     `ids[c]` holds column c's ids over the padded stream; `positions[i]` is the stream position of the
     i-th real token; `tags` its tag id (or -1 when unknown); `lengths` the sentence lengths.
+    The same stream by token types: `types` numbers each distinct token (the pad is one too), and
+    `type_ids[c][t]` is type t's id in column c, so ids[c] == type_ids[c][types].
     """
 
     ids: list[np.ndarray]
@@ -98,12 +101,20 @@ class Encoded:
     tags: np.ndarray
     lengths: np.ndarray
     half: int
+    types: np.ndarray
+    type_ids: np.ndarray
+
+    def _where(self, batch_positions: np.ndarray) -> np.ndarray:
+        return batch_positions[:, None] + np.arange(-self.half, self.half + 1)[None, :]
 
     def windows(self, batch_positions: np.ndarray) -> list[np.ndarray]:
         """(n, 2*half+1) id matrices, one per column, for the tokens at these stream positions."""
-        offsets = np.arange(-self.half, self.half + 1)
-        where = batch_positions[:, None] + offsets[None, :]
+        where = self._where(batch_positions)
         return [ids[where] for ids in self.ids]
+
+    def type_windows(self, batch_positions: np.ndarray) -> np.ndarray:
+        """(n, 2*half+1) token types (see `type_ids`) of the windows at these stream positions."""
+        return self.types[self._where(batch_positions)]
 
 
 class Featurizer:
@@ -114,7 +125,12 @@ class Featurizer:
             raise ValueError("window must be >= 0 words on each side")
         self.columns = columns
         self.half = half_window
-        self._cache: dict[str, tuple[int, ...]] = {}
+        # Every distinct token met is a row of `_rows`: its id in each column (memoized, as text repeats
+        # a lot). Row 0 is all pads. Past ROWS_KEPT tokens, new ones get rows for one call only.
+        self._row_of: dict[str, int] = {}
+        self._rows = np.zeros((1024, len(columns)), dtype=np.int64)
+        self._n_rows = 1
+        self.lock = threading.RLock()  # hold it from `begin` until the rows are encoded
 
     @property
     def width(self) -> int:
@@ -139,34 +155,56 @@ class Featurizer:
             columns.append(FeatureColumn(name, dim, [PAD_KEY, UNK_KEY, *keys]))
         return cls(columns, half_window)
 
-    def token_ids(self, token: str) -> tuple[int, ...]:
-        """The id of a token in every column (memoized: text repeats a lot)."""
-        ids = self._cache.get(token)
-        if ids is None:
-            ids = tuple(c.index.get(c.key(token), UNK) for c in self.columns)
-            if len(self._cache) < 500_000:
-                self._cache[token] = ids
-        return ids
+    ROWS_KEPT = 500_000
+
+    def begin(self) -> None:
+        """Start a new batch of `row` calls (under `lock`): forget the rows kept for one call only."""
+        self._n_rows = len(self._row_of) + 1
+
+    def row(self, token: str) -> int:
+        """The row of `_rows` holding the token's id in every column (call under `lock`, after `begin`)."""
+        found = self._row_of.get(token)
+        if found is not None:
+            return found
+        r = self._n_rows
+        if r == len(self._rows):
+            self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
+        self._rows[r] = [c.index.get(c.key(token), UNK) for c in self.columns]
+        self._n_rows = r + 1
+        if r <= self.ROWS_KEPT:
+            self._row_of[token] = r
+        return r
+
+    def is_kept(self, row: int) -> bool:
+        """Whether a row stays valid after the next `begin` (rows of tokens past ROWS_KEPT do not)."""
+        return row <= len(self._row_of)
 
     def encode(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int]] | None = None) -> Encoded:
         """Flat padded id streams for a list of tokenized sentences (and their tag ids, if known)."""
-        h = self.half
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
-        n_tokens = int(lengths.sum())
-        width = len(self.columns)
-        token_ids, cache = self.token_ids, self._cache
-        rows = [cache.get(t) or token_ids(t) for s in sentences for t in s]
-        table = np.array(rows, dtype=np.int64).reshape(n_tokens, width)
+        with self.lock:
+            self.begin()
+            get, row = self._row_of.get, self.row
+            rows = np.fromiter((get(t) or row(t) for s in sentences for t in s), dtype=np.int64,
+                               count=int(lengths.sum()))
+            return self.encode_rows(rows, lengths, tags)
+
+    def encode_rows(self, rows: np.ndarray, lengths: np.ndarray,
+                    tags: Sequence[Sequence[int]] | None = None) -> Encoded:
+        """`encode` from the tokens' rows (see `row`; under `lock`, before the next `begin`)."""
+        h, n_tokens = self.half, len(rows)
         # token k of sentence i sits after i+1 gaps of h pads: stream position k + h * (i + 1)
-        positions = np.arange(n_tokens, dtype=np.int64) + h * np.repeat(np.arange(1, len(sentences) + 1), lengths)
-        stream = np.zeros((n_tokens + h * (len(sentences) + 1), width), dtype=np.int64)
-        stream[positions] = table
+        positions = np.arange(n_tokens, dtype=np.int64) + h * np.repeat(np.arange(1, len(lengths) + 1), lengths)
+        stream = np.zeros(n_tokens + h * (len(lengths) + 1), dtype=np.int64)  # row 0: pads
+        stream[positions] = rows
         if tags is None:
             tag_ids = np.full(n_tokens, -1, dtype=np.int64)
         else:
             tag_ids = np.fromiter((t for seq in tags for t in seq), dtype=np.int64, count=n_tokens)
-        ids = [np.ascontiguousarray(stream[:, c]) for c in range(width)]
-        return Encoded(ids, positions, tag_ids, lengths, h)
+        kinds, types = np.unique(stream, return_inverse=True)  # the pad row 0 is type 0
+        type_ids = np.ascontiguousarray(self._rows[kinds].T)
+        ids = [column[types] for column in type_ids]
+        return Encoded(ids, positions, tag_ids, np.asarray(lengths, dtype=np.int64), h, types, type_ids)
 
     def to_json(self) -> dict:
         return {"half_window": self.half, "columns": [c.to_json() for c in self.columns]}

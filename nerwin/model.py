@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import nn
+from . import inference, nn
 from .autodiff import functions as F
 from .autodiff import kernels
 from .autodiff.tensor import Tensor
@@ -43,6 +43,14 @@ def _by_rows(n: int, work) -> None:
     bounds = np.linspace(0, n, _THREADS + 1).astype(int)
     for future in [_pool.submit(work, a, b) for a, b in zip(bounds[:-1], bounds[1:])]:
         future.result()
+
+
+def _buffer(ws: dict, name: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+    """ws[name][:shape[0]], grown (never shrunk) when a batch needs more rows."""
+    buf = ws.get(name)
+    if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] or buf.dtype != dtype:
+        buf = ws[name] = np.empty((max(shape[0], 1), *shape[1:]), dtype=dtype)
+    return buf[:shape[0]]
 
 
 class _BlasSingleThreaded:
@@ -135,52 +143,64 @@ class WindowModel(nn.Module):
         side, and a batch of n windows holds only k ~ n/3 distinct tokens (a type: the tuple of its ids).
         So each type is projected once for every slot, P = E_types W1' ((k, D) x (D, w*hidden)), and a
         window's pre-activation is the sum of w rows of P: k/n of the multiply-adds of x W1, and no x."""
-        n = windows[0].shape[0]
         ws = workspace if workspace is not None else {}
+        if windows[0].shape[0] < kernels.SMALL:  # a sentence or two: plain numpy (no numba import)
+            tables = [emb.weight.data for emb in self.embeddings]
+            h = _buffer(ws, "h", (windows[0].shape[0], self.hidden.weight.shape[1]))
+            np.matmul(kernels.window_gather(tables, windows), self.hidden.weight.data, out=h)
+            h += self.hidden.bias.data
+            _ACTIVATE_IN_PLACE[type(self.activation).__name__](h)
+            return self._output(h, ws)
+        inv = _buffer(ws, "types", windows[0].shape, np.int32)
+        k, ids, first = inference.window_types(windows, ws, inv)
+        return self._infer_by_types(inv, k, list(ids), first, ws)
 
-        def buffer(name: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
-            """ws[name][:shape[0]], grown (never shrunk) when a batch needs more rows."""
-            buf = ws.get(name)
-            if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] or buf.dtype != dtype:
-                buf = ws[name] = np.empty((max(shape[0], 1), *shape[1:]), dtype=dtype)
-            return buf[:shape[0]]
+    def infer_types(self, slot_types: np.ndarray, type_ids: np.ndarray, workspace: dict | None = None) -> np.ndarray:
+        """`infer` for windows given by token types (as `Encoded.type_windows`): slot_types (n, w)
+        numbers a type per window slot, and type_ids[c][t] is type t's id in column c. Saves hashing
+        the windows' ids into types."""
+        if slot_types.shape[0] < kernels.SMALL:
+            return self.infer([column[slot_types] for column in type_ids], workspace)
+        ws = workspace if workspace is not None else {}
+        inv = _buffer(ws, "types", slot_types.shape, np.int32)
+        k, first = inference.renumber(slot_types, type_ids.shape[1], ws, inv)
+        return self._infer_by_types(inv, k, list(type_ids), first, ws)
 
+    def _infer_by_types(self, inv: np.ndarray, k: int, ids: list[np.ndarray], first: np.ndarray,
+                        ws: dict) -> np.ndarray:
+        """The first layer by types (see `infer`): inv (n, w) numbers the k types of the batch's slots,
+        type j having id ids[c][first[j]] in column c."""
         tables = [emb.weight.data for emb in self.embeddings]
         w1, b1 = self.hidden.weight.data, self.hidden.bias.data
-        w2, b2 = self.output.weight.data, self.output.bias.data
         activate = _ACTIVATE_IN_PLACE[type(self.activation).__name__]
-        h = buffer("h", (n, w1.shape[1]))
-        scores = buffer("scores", (n, w2.shape[1]))
-        if n < kernels.SMALL:  # a sentence or two: plain numpy (no numba import, no compile)
-            np.matmul(kernels.window_gather(tables, windows), w1, out=h)
-            h += b1
-            activate(h)
-            np.matmul(h, w2, out=scores)
-            scores += b2
-            return scores
-
-        width = windows[0].shape[1]
+        n, width = inv.shape
         if ws.get("slot_weights_of") is not w1:
             ws["slot_weights"], ws["slot_weights_of"] = self._slot_weights(w1, tables, width), w1
         slot_weights = ws["slot_weights"]
-        inv = buffer("types", (n, width), np.int32)
-        embedded = buffer("embedded", (n * width, slot_weights.shape[0]))
-        k = kernels.window_types(windows, tables, ws, inv, embedded)
-        projected = buffer("projected", (k, slot_weights.shape[1]))
+        embedded = inference.type_embeddings(tables, ids, first, k, _buffer(ws, "embedded", (k, slot_weights.shape[0])))
+        projected = _buffer(ws, "projected", (k, slot_weights.shape[1]))
+        h = _buffer(ws, "h", (n, w1.shape[1]))
+        scores = _buffer(ws, "scores", (n, self.output.weight.shape[1]))
 
         def project(a: int, b: int) -> None:
             np.matmul(embedded[a:b], slot_weights, out=projected[a:b])
 
         def layers(a: int, b: int) -> None:
-            kernels.window_sum(inv[a:b], projected, b1, h[a:b])
+            inference.window_sum(inv[a:b], projected, b1, h[a:b])
             activate(h[a:b])
-            np.matmul(h[a:b], w2, out=scores[a:b])
-            scores[a:b] += b2
+            self._output(h[a:b], ws, scores[a:b])
 
         with _blas_single_threaded:  # the halves run on our threads; BLAS's own would spin against them
             _by_rows(k, project)
             _by_rows(n, layers)
         return scores
+
+    def _output(self, h: np.ndarray, ws: dict, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = _buffer(ws, "scores", (h.shape[0], self.output.weight.shape[1]))
+        np.matmul(h, self.output.weight.data, out=out)
+        out += self.output.bias.data
+        return out
 
     @staticmethod
     def _slot_weights(w1: np.ndarray, tables: list[np.ndarray], width: int) -> np.ndarray:

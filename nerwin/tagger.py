@@ -27,7 +27,7 @@ from .errors import NerwinError
 from .features import Encoded, Featurizer
 from .model import WindowModel
 from .tags import check_tags, parse_tag, repair_iob2
-from .tokenize import Token, token_spans
+from .tokenize import Token, chunk_keys, chunk_tokens
 
 __all__ = ["Entity", "Tagger", "load", "default_model_path", "MODEL_ENV"]
 
@@ -71,6 +71,7 @@ class Tagger:
         self.binary = config.get("task") == "binary"
         self.start, self.trans = allowed_transitions(self.tags)
         self._local = threading.local()
+        self._chunk_rows: dict[tuple[str, bool, bool], tuple[tuple, tuple[int, ...]]] = {}
         parsed = [parse_tag(t) for t in self.tags]
         self._prefix = np.array([{"O": 0, "B": 1, "I": 2}[p] for p, _ in parsed], dtype=np.int64)
         self._types = [k for _, k in parsed]
@@ -82,9 +83,11 @@ class Tagger:
         workspace = getattr(self._local, "workspace", None)
         if workspace is None:  # buffers reused between batches and calls (one set per thread)
             workspace = self._local.workspace = {}
+        workspace.pop("slot_weights_of", None)  # weights may have changed since the last call (training)
         out = np.empty((len(enc.positions), self.model.output.weight.shape[1]), dtype=np.float32)
         for i in range(0, len(enc.positions), batch_size):
-            out[i:i + batch_size] = self.model.infer(enc.windows(enc.positions[i:i + batch_size]), workspace)
+            out[i:i + batch_size] = self.model.infer_types(enc.type_windows(enc.positions[i:i + batch_size]),
+                                                           enc.type_ids, workspace)
         return out
 
     def predict(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
@@ -131,25 +134,52 @@ class Tagger:
         texts = list(texts)
         tokenized: list[list[tuple[str, int, int]]] = []
         originals: list[str] = []
-        for text in texts:
-            if isinstance(text, str):
-                tokenized.append(token_spans(text))
-                originals.append(text)
-            else:
-                joined, toks, at = " ".join(text), [], 0
-                for tok in text:
-                    toks.append((tok, at, at + len(tok)))
-                    at += len(tok) + 1
-                tokenized.append(toks)
-                originals.append(joined)
-        return self.entities(tokenized, originals)
+        rows: list[int] = []
+        feat, memo = self.featurizer, self._chunk_rows
+        with feat.lock:  # tokenize and look up feature rows in one pass: a chunk of text repeats a lot
+            feat.begin()
+            for text in texts:
+                spans: list[tuple[str, int, int]] = []
+                if isinstance(text, str):
+                    for a, key in chunk_keys(text):
+                        found = memo.get(key) or self._chunk_rows_of(key)
+                        if len(found[1]) == 1:  # one token: the common case
+                            spans.append((key[0], a, a + len(key[0])))
+                            rows.append(found[1][0])
+                        else:
+                            spans.extend((t, a + s, a + e) for t, s, e in found[0])
+                            rows.extend(found[1])
+                    originals.append(text)
+                else:
+                    at = 0
+                    for tok in text:
+                        spans.append((tok, at, at + len(tok)))
+                        rows.append(feat.row(tok))
+                        at += len(tok) + 1
+                    originals.append(" ".join(text))
+                tokenized.append(spans)
+            lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
+            enc = feat.encode_rows(np.array(rows, dtype=np.int64), lengths)
+        return self._entities(enc, tokenized, originals)
+
+    def _chunk_rows_of(self, key: tuple[str, bool, bool]) -> tuple[tuple, tuple[int, ...]]:
+        """A chunk's tokens and their feature rows, remembered while the rows stay valid."""
+        tokens = chunk_tokens(key)
+        rows = tuple(self.featurizer.row(t) for t, _, _ in tokens)
+        if len(key[0]) <= 64 and len(self._chunk_rows) < 200_000 and all(map(self.featurizer.is_kept, rows)):
+            self._chunk_rows[key] = (tokens, rows)
+        return tokens, rows
 
     def entities(self, tokenized: Sequence[Sequence[Token]], texts: Sequence[str]) -> list[list[Entity]]:
         """Entities of texts already split into tokens: (text, start, end) tuples such as Tokens,
         with offsets into the matching text."""
         if not tokenized:
             return []
-        enc = self.featurizer.encode([[t[0] for t in toks] for toks in tokenized])
+        return self._entities(self.featurizer.encode([[t[0] for t in toks] for toks in tokenized]), tokenized, texts)
+
+    def _entities(self, enc: Encoded, tokenized: Sequence[Sequence[Token]], texts: Sequence[str]) -> list[list[Entity]]:
+        if not tokenized:
+            return []
         ids, probs = self.predict(enc)
         results: list[list[Entity]] = [[] for _ in tokenized]
         if self.binary:

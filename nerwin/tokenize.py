@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-__all__ = ["Token", "token_spans", "tokenize", "tokenize_many"]
+__all__ = ["Token", "chunk_keys", "chunk_tokens", "token_spans", "tokenize", "tokenize_many"]
 
 
 class Token(NamedTuple):
@@ -88,32 +88,37 @@ def _chunk_tokens(chunk: str, line_start: bool, space_after: bool) -> tuple[tupl
     return found
 
 
-def token_spans(text: str) -> list[tuple[str, int, int]]:
-    """Like `tokenize`, as plain (text, start, end) tuples: the fast path used for tagging."""
-    out: list[tuple[str, int, int]] = []
-    append, n, cache = out.append, len(text), _chunks
+def chunk_keys(text: str) -> list[tuple[int, tuple[str, bool, bool]]]:
+    """Each whitespace-free chunk of the text: its start offset and its key (chunk, at a line start,
+    more text follows), which is all its tokens depend on (see `chunk_tokens`)."""
+    n = len(text)
     chunks = text.split()
     gaps = len(chunks) - 1
     if chunks and text.count(" ") == gaps and n == gaps + sum(map(len, chunks)):  # only single spaces between
         # words joined by single spaces (no other whitespace anywhere): offsets follow from the lengths
-        a = 0
+        out, a = [], 0
         for chunk in chunks:
             b = a + len(chunk)
-            key = (chunk, a == 0, b < n)
-            tokens = cache.get(key) or _chunk_tokens(*key)
-            if len(tokens) == 1:
-                append((chunk, a, b))
-            else:
-                out.extend((t, a + s, a + e) for t, s, e in tokens)
+            out.append((a, (chunk, a == 0, b < n)))
             a = b + 1
         return out
-    for m in _CHUNK.finditer(text):
-        a, b = m.span()
-        chunk = m.group()
-        key = (chunk, a == 0 or text[a - 1] == "\n", b < n)
+    return [(m.start(), (m.group(), m.start() == 0 or text[m.start() - 1] == "\n", m.end() < n))
+            for m in _CHUNK.finditer(text)]
+
+
+def chunk_tokens(key: tuple[str, bool, bool]) -> tuple[tuple[str, int, int], ...]:
+    """The tokens of one chunk given its key from `chunk_keys`, offsets relative to the chunk."""
+    return _chunks.get(key) or _chunk_tokens(*key)
+
+
+def token_spans(text: str) -> list[tuple[str, int, int]]:
+    """Like `tokenize`, as plain (text, start, end) tuples: the fast path used for tagging."""
+    out: list[tuple[str, int, int]] = []
+    append, cache = out.append, _chunks
+    for a, key in chunk_keys(text):
         tokens = cache.get(key) or _chunk_tokens(*key)
         if len(tokens) == 1:
-            append((chunk, a, b))  # the chunk is one token: the common case
+            append((key[0], a, a + len(key[0])))  # the chunk is one token: the common case
         else:
             out.extend((t, a + s, a + e) for t, s, e in tokens)
     return out

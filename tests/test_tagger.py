@@ -222,3 +222,42 @@ def test_numpy_inference_equals_the_graph_forward(activation):
     big = workspace["h"]
     model.infer([rng.integers(0, 30, size=(10, 5)), rng.integers(0, 7, size=(10, 5))], workspace)
     assert workspace["h"] is big  # no new buffer for a smaller batch
+
+
+def _reference_entities(tagger, texts):
+    """Entities through the plain path: tokenize, featurizer.encode, predict (no chunk memo)."""
+    from nerwin.tokenize import token_spans
+
+    return tagger.entities([token_spans(t) for t in texts], texts)
+
+
+def test_tag_texts_memo_path_gives_the_entities_of_the_plain_path():
+    """tag_texts tokenizes and looks up feature rows through a memo of chunks; on a big batch (the
+    by-types forward) and on repeats, it must find what tokenize + encode + predict finds."""
+    tagger = nerwin.load(tiny_model())  # a private tagger: fresh memo and feature rows
+    rng = np.random.default_rng(0)
+    words = SENTENCE.split() + ["Zorvath", "Quillon", "said", "in", "Velmora-based", "U.S.", "don't", "1,234.5"]
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 25))) for _ in range(300)]
+    texts += ["  Talvo\tBrenwick visited\nVelmora .", ""]
+    for _ in range(2):  # the second time every chunk is found in the memo
+        assert tagger.tag_texts(texts) == _reference_entities(tagger, texts)
+
+
+def test_feature_rows_past_the_kept_limit_serve_one_call_only():
+    small, fresh = nerwin.load(tiny_model()), nerwin.load(tiny_model())
+    small.featurizer.ROWS_KEPT = 5  # new tokens past the fifth get rows for one call only
+    calls = [[f"Word{i}x{j} visited Velmora on Monday ." for j in range(40)] for i in range(3)]
+    for texts in calls:
+        got = small.tag_texts(texts)
+        assert len(small.featurizer._row_of) <= 5
+        assert all(small.featurizer.is_kept(r) for _, rows in small._chunk_rows.values() for r in rows)
+        assert got == _reference_entities(fresh, texts)
+        assert small.tag_tokens([t.split() for t in texts]) == fresh.tag_tokens([t.split() for t in texts])
+
+
+def test_encoded_types_describe_the_same_ids():
+    enc = tiny_tagger().featurizer.encode([["Talvo", "Brenwick", "visited"], [], ["Velmora", "Talvo"]])
+    for column, type_column in zip(enc.ids, enc.type_ids):
+        np.testing.assert_array_equal(column, type_column[enc.types])
+    positions = enc.positions
+    np.testing.assert_array_equal(enc.type_windows(positions)[:, enc.half], enc.types[positions])

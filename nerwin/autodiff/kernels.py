@@ -1,7 +1,8 @@
 """Numba kernels for the hot paths: gathers, scatter-adds, the fused softmax cross-entropy, optimizer updates.
 
-The only module that imports numba. Each kernel is a module-level `@njit` function that fills a
-preallocated output; a thin Python wrapper allocates and calls it. Plain `@njit` only, so
+The only module that imports numba (`nerwin.inference` compiles its tagging kernels through `jit`).
+Each kernel is a module-level `@njit` function that fills a preallocated output; a thin Python wrapper
+allocates and calls it. Plain `@njit` only, so
 `NUMBA_DISABLE_JIT=1` runs exactly this code as Python (for tests and coverage).
 
 No kernel here uses `prange`: scatter-adds write shared rows, and the rest are memory-bound loops
@@ -82,6 +83,9 @@ class _Kernel:
 
 def _jit(fn) -> _Kernel:
     return _Kernel(fn)
+
+
+jit = _jit  # for kernels outside the engine (nerwin.inference)
 
 
 # ---- gathers and scatter-adds -----------------------------------------------------------------------
@@ -178,95 +182,6 @@ def coalesce_rows(rows: np.ndarray, values: np.ndarray, n_rows: int) -> tuple[np
     summed = np.empty_like(values)
     count = _coalesce_rows(rows, values, n_rows, slot, uniq, summed)
     return uniq[:count], summed[:count]
-
-
-# ---- the first layer by token types (tagging) -----------------------------------------------------
-
-@_jit
-def _window_types(ids, slots, first, inv):
-    n_cols, n, w = ids.shape
-    mask = slots.shape[0] - 1
-    slots[:] = -1
-    k = 0
-    for i in range(n):
-        for p in range(w):
-            h = 2166136261  # FNV-1a over the column ids, kept to 32 bits (no overflow, with or without JIT)
-            for c in range(n_cols):
-                h = ((h ^ int(ids[c, i, p])) * 16777619) & 0xFFFFFFFF
-            s = h & mask
-            while True:
-                t = slots[s]
-                if t < 0:  # a new type
-                    slots[s] = k
-                    first[k] = i * w + p
-                    inv[i, p] = k
-                    k += 1
-                    break
-                fi, fp = divmod(first[t], w)
-                same = True
-                for c in range(n_cols):
-                    if ids[c, fi, fp] != ids[c, i, p]:
-                        same = False
-                        break
-                if same:
-                    inv[i, p] = t
-                    break
-                s = (s + 1) & mask
-    return k
-
-
-@_jit
-def _type_rows(table, ids, first, k, out, col):
-    d = table.shape[1]
-    for t in range(k):
-        r = ids[first[t]]
-        for j in range(d):
-            out[t, col + j] = table[r, j]
-
-
-def window_types(windows: list[np.ndarray], tables: list[np.ndarray], workspace: dict, inv: np.ndarray,
-                 embedded: np.ndarray) -> int:
-    """Number the distinct token types of a batch of windows, a type being the tuple of one window
-    slot's ids in every column: (windows[0][i, p], ..., windows[C-1][i, p]). Fills inv (n, w) with each
-    slot's type number and embedded[t] with type t's embeddings of every column side by side (the
-    layout of one slot of x); returns k, the number of types. `workspace` keeps the scratch arrays
-    (an open-addressing hash table over the slots) between calls."""
-    n, w = windows[0].shape
-    size = 1 << (2 * n * w).bit_length()  # a power of two, over twice the slot count
-    ids, slots = workspace.get("type_ids"), workspace.get("type_slots")
-    if slots is None or slots.shape[0] < size or ids.shape[0] != len(windows):
-        ids = workspace["type_ids"] = np.empty((len(windows), size // 2), dtype=np.int32)
-        slots = workspace["type_slots"] = np.empty(size, dtype=np.int32)
-        workspace["type_first"] = np.empty(size // 2, dtype=np.int64)
-    first = workspace["type_first"]
-    ids = ids[:, :n * w].reshape(len(windows), n, w)
-    for c, window in enumerate(windows):
-        ids[c] = window
-    k = int(_window_types(ids, slots[:size], first, inv))
-    col = 0
-    for c, table in enumerate(tables):
-        _type_rows(table, ids[c].reshape(-1), first, k, embedded, col)
-        col += table.shape[1]
-    return k
-
-
-@_jit
-def _window_sum(inv, projected, bias, out):
-    n, w = inv.shape
-    h = out.shape[1]
-    for i in range(n):
-        for j in range(h):
-            out[i, j] = bias[j]
-        for p in range(w):
-            r = inv[i, p]
-            for j in range(h):
-                out[i, j] += projected[r, p * h + j]
-
-
-def window_sum(inv: np.ndarray, projected: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
-    """out[i] = bias + sum_p projected[inv[i, p], p*h:(p+1)*h]: each window's first-layer pre-activation
-    from the (k, w*h) projections of its token types, h = out.shape[1]."""
-    _window_sum(inv, projected, bias, out)
 
 
 # ---- elementwise: dropout, tanh' -------------------------------------------------------------------
