@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,9 +36,9 @@ MODEL_ENV = "NERWIN_MODEL"
 DEFAULT_MODEL = "default"
 
 
-@dataclass(frozen=True)
-class Entity:
-    """A named entity found in a text: its characters `text[start:end]`, its type and a confidence."""
+class Entity(NamedTuple):
+    """A named entity found in a text: its characters `text[start:end]`, its type and a confidence.
+    Immutable (a named tuple: built ~5x faster than a frozen dataclass, which tagging notices)."""
 
     text: str
     label: str
@@ -46,8 +47,18 @@ class Entity:
     score: float
 
     def to_dict(self) -> dict:
-        # written out: dataclasses.asdict deep-copies and was a third of `nerwin tag -F json`'s time
         return {"text": self.text, "label": self.label, "start": self.start, "end": self.end, "score": self.score}
+
+
+_helper_pool: ThreadPoolExecutor | None = None
+
+
+def _helper() -> ThreadPoolExecutor:
+    """One worker thread for work that overlaps the caller's (both sides release the GIL)."""
+    global _helper_pool
+    if _helper_pool is None:
+        _helper_pool = ThreadPoolExecutor(1, thread_name_prefix="nerwin-helper")
+    return _helper_pool
 
 
 def default_model_path() -> Path:
@@ -100,8 +111,13 @@ class Tagger:
         if self.model.crf:  # scores: the CRF's marginal probability of each decoded tag
             m = self.model
             start, trans = self.start + m.start.data, self.trans + m.transitions.data
-            ids = decode(raw, enc.lengths, start, trans, m.end.data, normalize=False)
+            if len(raw) < kernels.SMALL:
+                ids = decode(raw, enc.lengths, start, trans, m.end.data, normalize=False)
+            else:  # the two kernels release the GIL: decode on another core meanwhile
+                future = _helper().submit(decode, raw, enc.lengths, start, trans, m.end.data, normalize=False)
             marginals = kernels.crf_marginals(raw, enc.lengths, start, trans, m.end.data)
+            if len(raw) >= kernels.SMALL:
+                ids = future.result()
             return ids, marginals[np.arange(len(ids)), ids]
         logp = log_softmax_rows(raw.astype(np.float64))  # once: Viterbi adds these, the score reads them
         ids = decode(logp, enc.lengths, self.start, self.trans, normalize=False)
@@ -192,17 +208,19 @@ class Tagger:
         if not len(first):
             return results
         offsets = np.concatenate([[0], np.cumsum(enc.lengths)])
-        sentence_of = np.searchsorted(offsets, first, side="right") - 1
+        sentence_of = (np.searchsorted(offsets, first, side="right") - 1).tolist()
         inside = (prefix == 2).tolist() + [False]
-        total = np.concatenate([[0.0], np.cumsum(probs)])
-        for b, si in zip(first.tolist(), sentence_of.tolist()):
+        total = np.concatenate([[0.0], np.cumsum(probs)]).tolist()
+        labels = [self._types[i] for i in ids[first].tolist()]
+        offsets = offsets.tolist()
+        for b, si, label in zip(first.tolist(), sentence_of, labels):
             e = b + 1
             while inside[e]:
                 e += 1
             toks, o = tokenized[si], offsets[si]
             start, end = toks[b - o][1], toks[e - 1 - o][2]
-            results[si].append(Entity(texts[si][start:end], self._types[ids[b]], start, end,
-                                      round(float(total[e] - total[b]) / (e - b), 4)))
+            score = round((total[e] - total[b]) / (e - b), 4)
+            results[si].append(Entity(texts[si][start:end], label, start, end, score))
         return results
 
     def __call__(self, text: str | Sequence[str]) -> list[Entity] | list[list[Entity]]:
