@@ -28,7 +28,7 @@ from .errors import NerwinError
 from .features import Encoded, Featurizer
 from .model import WindowModel
 from .tags import check_tags, parse_tag, repair_iob2
-from .tokenize import Token, chunk_keys, chunk_tokens
+from .tokenize import Token, chunk_keys, chunk_tokens, single_spaced
 
 __all__ = ["Entity", "Tagger", "load", "default_model_path", "MODEL_ENV"]
 
@@ -82,7 +82,8 @@ class Tagger:
         self.binary = config.get("task") == "binary"
         self.start, self.trans = allowed_transitions(self.tags)
         self._local = threading.local()
-        self._chunk_rows: dict[tuple[str, bool, bool], tuple[tuple, tuple[int, ...]]] = {}
+        self._inner_chunks: dict[str, tuple[tuple, tuple[int, ...]]] = {}  # chunk -> (tokens, rows)
+        self._edge_chunks: dict[tuple[str, bool, bool], tuple[tuple, tuple[int, ...]]] = {}
         parsed = [parse_tag(t) for t in self.tags]
         self._prefix = np.array([{"O": 0, "B": 1, "I": 2}[p] for p, _ in parsed], dtype=np.int64)
         self._types = [k for _, k in parsed]
@@ -151,40 +152,55 @@ class Tagger:
         tokenized: list[list[tuple[str, int, int]]] = []
         originals: list[str] = []
         rows: list[int] = []
-        feat, memo = self.featurizer, self._chunk_rows
+        feat, inner = self.featurizer, self._inner_chunks
         with feat.lock:  # tokenize and look up feature rows in one pass: a chunk of text repeats a lot
             feat.begin()
             for text in texts:
                 spans: list[tuple[str, int, int]] = []
-                if isinstance(text, str):
-                    for a, key in chunk_keys(text):
-                        found = memo.get(key) or self._chunk_rows_of(key)
-                        if len(found[1]) == 1:  # one token: the common case
-                            spans.append((key[0], a, a + len(key[0])))
-                            rows.append(found[1][0])
-                        else:
-                            spans.extend((t, a + s, a + e) for t, s, e in found[0])
-                            rows.extend(found[1])
-                    originals.append(text)
-                else:
+                if not isinstance(text, str):
                     at = 0
                     for tok in text:
                         spans.append((tok, at, at + len(tok)))
                         rows.append(feat.row(tok))
                         at += len(tok) + 1
                     originals.append(" ".join(text))
+                    tokenized.append(spans)
+                    continue
+                chunks = text.split()
+                if single_spaced(text, chunks):  # the common case: offsets from lengths, no key per chunk
+                    last, a = len(chunks) - 1, 0
+                    for i, chunk in enumerate(chunks):
+                        found = (inner.get(chunk) if 0 < i < last else None) or self._chunk_rows_of(
+                            (chunk, i == 0, i < last))
+                        if len(found[1]) == 1:  # one token: the common case
+                            spans.append((chunk, a, a + len(chunk)))
+                            rows.append(found[1][0])
+                        else:
+                            spans.extend((t, a + s, a + e) for t, s, e in found[0])
+                            rows.extend(found[1])
+                        a += len(chunk) + 1
+                else:
+                    for a, key in chunk_keys(text):
+                        found = self._chunk_rows_of(key)
+                        spans.extend((t, a + s, a + e) for t, s, e in found[0])
+                        rows.extend(found[1])
+                originals.append(text)
                 tokenized.append(spans)
             lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
             enc = feat.encode_rows(np.array(rows, dtype=np.int64), lengths)
         return self._entities(enc, tokenized, originals)
 
     def _chunk_rows_of(self, key: tuple[str, bool, bool]) -> tuple[tuple, tuple[int, ...]]:
-        """A chunk's tokens and their feature rows, remembered while the rows stay valid."""
-        tokens = chunk_tokens(key)
-        rows = tuple(self.featurizer.row(t) for t, _, _ in tokens)
-        if len(key[0]) <= 64 and len(self._chunk_rows) < 200_000 and all(map(self.featurizer.is_kept, rows)):
-            self._chunk_rows[key] = (tokens, rows)
-        return tokens, rows
+        """A chunk's tokens and their feature rows (see `chunk_keys` for the key), remembered while the
+        rows stay valid: chunks inside a line by their text alone, the others by their key."""
+        memo, name = (self._inner_chunks, key[0]) if key[1:] == (False, True) else (self._edge_chunks, key)
+        found = memo.get(name)
+        if found is None:
+            tokens = chunk_tokens(key)
+            found = (tokens, tuple(self.featurizer.row(t) for t, _, _ in tokens))
+            if len(key[0]) <= 64 and len(memo) < 200_000 and all(map(self.featurizer.is_kept, found[1])):
+                memo[name] = found
+        return found
 
     def entities(self, tokenized: Sequence[Sequence[Token]], texts: Sequence[str]) -> list[list[Entity]]:
         """Entities of texts already split into tokens: (text, start, end) tuples such as Tokens,

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-__all__ = ["Token", "chunk_keys", "chunk_tokens", "token_spans", "tokenize", "tokenize_many"]
+__all__ = ["Token", "chunk_keys", "chunk_tokens", "single_spaced", "token_spans", "tokenize", "tokenize_many"]
 
 
 class Token(NamedTuple):
@@ -88,14 +88,20 @@ def _chunk_tokens(chunk: str, line_start: bool, space_after: bool) -> tuple[tupl
     return found
 
 
+def single_spaced(text: str, chunks: list[str]) -> bool:
+    """Whether `chunks` (text.split()) are joined by single spaces, with no other whitespace anywhere:
+    then a chunk starts one past the previous one's end, is at a line start only if first, and is
+    followed by more text unless last."""
+    gaps = len(chunks) - 1
+    return bool(chunks) and text.count(" ") == gaps and len(text) == gaps + sum(map(len, chunks))
+
+
 def chunk_keys(text: str) -> list[tuple[int, tuple[str, bool, bool]]]:
     """Each whitespace-free chunk of the text: its start offset and its key (chunk, at a line start,
     more text follows), which is all its tokens depend on (see `chunk_tokens`)."""
     n = len(text)
     chunks = text.split()
-    gaps = len(chunks) - 1
-    if chunks and text.count(" ") == gaps and n == gaps + sum(map(len, chunks)):  # only single spaces between
-        # words joined by single spaces (no other whitespace anywhere): offsets follow from the lengths
+    if single_spaced(text, chunks):  # offsets follow from the lengths
         out, a = [], 0
         for chunk in chunks:
             b = a + len(chunk)

@@ -250,7 +250,8 @@ def test_feature_rows_past_the_kept_limit_serve_one_call_only():
     for texts in calls:
         got = small.tag_texts(texts)
         assert len(small.featurizer._row_of) <= 5
-        assert all(small.featurizer.is_kept(r) for _, rows in small._chunk_rows.values() for r in rows)
+        assert all(small.featurizer.is_kept(r) for memo in (small._inner_chunks, small._edge_chunks)
+                   for _, rows in memo.values() for r in rows)
         assert got == _reference_entities(fresh, texts)
         assert small.tag_tokens([t.split() for t in texts]) == fresh.tag_tokens([t.split() for t in texts])
 
