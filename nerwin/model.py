@@ -177,12 +177,13 @@ class WindowModel(nn.Module):
         if ws.get("slot_weights_of") is not w1:
             ws["slot_weights"], ws["slot_weights_of"] = self._slot_weights(w1, tables, width), w1
         slot_weights = ws["slot_weights"]
-        embedded = inference.type_embeddings(tables, ids, first, k, _buffer(ws, "embedded", (k, slot_weights.shape[0])))
+        embedded = _buffer(ws, "embedded", (k, slot_weights.shape[0]))
         projected = _buffer(ws, "projected", (k, slot_weights.shape[1]))
         h = _buffer(ws, "h", (n, w1.shape[1]))
         scores = _buffer(ws, "scores", (n, self.output.weight.shape[1]))
 
         def project(a: int, b: int) -> None:
+            inference.type_embeddings(tables, ids, first[a:b], b - a, embedded[a:b])
             np.matmul(embedded[a:b], slot_weights, out=projected[a:b])
 
         def layers(a: int, b: int) -> None:
