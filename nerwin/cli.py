@@ -268,13 +268,16 @@ def _batches(stream, size: int) -> Iterator[list[str]]:
 def _tag_stream(tagger, batches: Iterator[list[str]], fmt: TagFormat, pretokenized: bool) -> None:
     import re
 
-    from .tokenize import Token, tokenize
+    from .tokenize import Token
 
     split = re.compile(r"\S+")
     for lines in batches:
-        tokenized = [[Token(m.group(), m.start(), m.end()) for m in split.finditer(line)] if pretokenized
-                     else tokenize(line) for line in lines]
-        entities = tagger.entities(tokenized, lines)
+        if pretokenized:  # offsets into the line as it is, however it is spaced
+            tokenized = [[Token(m.group(), m.start(), m.end()) for m in split.finditer(line)] for line in lines]
+            entities = tagger.entities(tokenized, lines)
+        else:
+            spans, entities = tagger.tokens_and_entities(lines)
+            tokenized = [[Token._make(t) for t in toks] for toks in spans] if fmt is TagFormat.conll else spans
         out = []
         for line, toks, ents in zip(lines, tokenized, entities):
             if fmt is TagFormat.json:

@@ -148,6 +148,11 @@ class Tagger:
     def tag_texts(self, texts: Iterable[str | Sequence[str]]) -> list[list[Entity]]:
         """Entities of many texts at once (raw strings, or token lists whose offsets count tokens
         joined by single spaces)."""
+        return self.tokens_and_entities(texts)[1]
+
+    def tokens_and_entities(self, texts: Iterable[str | Sequence[str]]
+                            ) -> tuple[list[list[tuple[str, int, int]]], list[list[Entity]]]:
+        """`tag_texts`, also returning each text's tokens as (text, start, end) tuples."""
         texts = list(texts)
         tokenized: list[list[tuple[str, int, int]]] = []
         originals: list[str] = []
@@ -188,7 +193,7 @@ class Tagger:
                 tokenized.append(spans)
             lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
             enc = feat.encode_rows(np.array(rows, dtype=np.int64), lengths)
-        return self._entities(enc, tokenized, originals)
+        return tokenized, self._entities(enc, tokenized, originals)
 
     def _chunk_rows_of(self, key: tuple[str, bool, bool]) -> tuple[tuple, tuple[int, ...]]:
         """A chunk's tokens and their feature rows (see `chunk_keys` for the key), remembered while the
