@@ -68,6 +68,21 @@ KEYS: dict[str, Callable[[str], str]] = {
 }
 
 
+def _tail(n: int) -> Callable[[str], str]:
+    return lambda norm: norm[-n:]
+
+
+def _head(n: int) -> Callable[[str], str]:
+    return lambda norm: norm[:n]
+
+
+_OF_NORMALIZED: dict[str, Callable[[str], str]] = {
+    "word": lambda norm: norm,
+    **{f"suffix{n}": _tail(n) for n in (1, 2, 3, 4, 5)},
+    **{f"prefix{n}": _head(n) for n in (2, 3, 4)},
+}
+
+
 @dataclass
 class FeatureColumn:
     """One feature: how a token becomes a key, its vocabulary, and its embedding size."""
@@ -80,6 +95,7 @@ class FeatureColumn:
         if self.name not in KEYS:
             raise ValueError(f"unknown feature {self.name!r}; known: {', '.join(KEYS)}")
         self.key = KEYS[self.name]
+        self.of_normalized = _OF_NORMALIZED.get(self.name)  # the key from normalize_word(token), if it is one
         self.index = {k: i for i, k in enumerate(self.vocab)}
 
     def to_json(self) -> dict:
@@ -169,7 +185,9 @@ class Featurizer:
         r = self._n_rows
         if r == len(self._rows):
             self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
-        self._rows[r] = [c.index.get(c.key(token), UNK) for c in self.columns]
+        norm = normalize_word(token)  # most keys derive from it: compute it once
+        self._rows[r] = [c.index.get(c.key(token) if c.of_normalized is None else c.of_normalized(norm), UNK)
+                         for c in self.columns]
         self._n_rows = r + 1
         if r <= self.ROWS_KEPT:
             self._row_of[token] = r

@@ -262,3 +262,11 @@ def test_encoded_types_describe_the_same_ids():
         np.testing.assert_array_equal(column, type_column[enc.types])
     positions = enc.positions
     np.testing.assert_array_equal(enc.type_windows(positions)[:, enc.half], enc.types[positions])
+
+
+@given(st.text(max_size=12))
+def test_keys_from_the_normalized_word_equal_the_columns_keys(token):
+    from nerwin.features import _OF_NORMALIZED, KEYS, normalize_word
+
+    for name, of_normalized in _OF_NORMALIZED.items():
+        assert of_normalized(normalize_word(token)) == KEYS[name](token)
