@@ -157,7 +157,7 @@ class Tagger:
         tokenized: list[list[tuple[str, int, int]]] = []
         originals: list[str] = []
         rows: list[int] = []
-        feat, inner = self.featurizer, self._inner_chunks
+        feat, inner, edge = self.featurizer, self._inner_chunks, self._edge_chunks
         with feat.lock:  # tokenize and look up feature rows in one pass: a chunk of text repeats a lot
             feat.begin()
             for text in texts:
@@ -175,8 +175,8 @@ class Tagger:
                 if single_spaced(text, chunks):  # the common case: offsets from lengths, no key per chunk
                     last, a = len(chunks) - 1, 0
                     for i, chunk in enumerate(chunks):
-                        found = (inner.get(chunk) if 0 < i < last else None) or self._chunk_rows_of(
-                            (chunk, i == 0, i < last))
+                        found = (inner.get(chunk) if 0 < i < last else edge.get((chunk, i == 0, i < last))
+                                 ) or self._chunk_rows_of((chunk, i == 0, i < last))
                         if len(found[1]) == 1:  # one token: the common case
                             spans.append((chunk, a, a + len(chunk)))
                             rows.append(found[1][0])

@@ -79,6 +79,8 @@ def _chunk_tokens(chunk: str, line_start: bool, space_after: bool) -> tuple[tupl
     anchors `^` at line starts, so the chunk is matched with that context recreated around it."""
     key = (chunk, line_start, space_after)
     found = _chunks.get(key)
+    if found is None and chunk.isascii() and chunk.isalnum():  # letters and digits only: one word, no rule
+        found = ((chunk, 0, len(chunk)),)                         # above splits or joins it
     if found is None:
         pad = 0 if line_start else 1
         padded = " " * pad + chunk + (" " if space_after else "")

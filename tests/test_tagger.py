@@ -270,3 +270,10 @@ def test_keys_from_the_normalized_word_equal_the_columns_keys(token):
 
     for name, of_normalized in _OF_NORMALIZED.items():
         assert of_normalized(normalize_word(token)) == KEYS[name](token)
+
+
+@given(st.text(max_size=16) | st.text(st.characters(max_codepoint=127), max_size=16))
+def test_word_shape_by_translation_equals_the_character_loop(token):
+    from nerwin.features import _word_shape_chars, word_shape
+
+    assert word_shape(token) == _word_shape_chars(token)

@@ -1,6 +1,8 @@
 """The tokenizer: CoNLL-like splits, exact offsets, robustness and speed."""
 
 
+import string
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -103,3 +105,13 @@ def test_chunked_tokenizer_equals_matching_the_whole_text(text):
     from nerwin.tokenize import _tokenize_whole, token_spans
 
     assert [tuple(t) for t in tokenize(text)] == [tuple(t) for t in _tokenize_whole(text)] == token_spans(text)
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=12), st.booleans(), st.booleans())
+def test_letters_and_digits_alone_are_one_token_as_the_expression_says(chunk, line_start, space_after):
+    """_chunk_tokens skips the expression for such chunks; the expression must agree."""
+    from nerwin.tokenize import _TOKEN
+
+    pad = 0 if line_start else 1
+    padded = " " * pad + chunk + (" " if space_after else "")
+    assert [(m.group(), m.start() - pad) for m in _TOKEN.finditer(padded)] == [(chunk, 0)]
