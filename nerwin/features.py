@@ -163,6 +163,9 @@ class Featurizer:
         self._rows = np.zeros((1024, len(columns)), dtype=np.int64)
         self._n_rows = 1
         self.lock = threading.RLock()  # hold it from `begin` until the rows are encoded
+        # for `row`, per column: vocabulary lookup, key function, whether it takes the normalized word
+        self._keys = [(c.index.get, c.key if c.of_normalized is None else c.of_normalized, c.of_normalized is not None)
+                      for c in columns]
 
     @property
     def width(self) -> int:
@@ -202,8 +205,7 @@ class Featurizer:
         if r == len(self._rows):
             self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
         norm = normalize_word(token)  # most keys derive from it: compute it once
-        self._rows[r] = [c.index.get(c.key(token) if c.of_normalized is None else c.of_normalized(norm), UNK)
-                         for c in self.columns]
+        self._rows[r] = [lookup(key(norm) if by_norm else key(token), UNK) for lookup, key, by_norm in self._keys]
         self._n_rows = r + 1
         if r <= self.ROWS_KEPT:
             self._row_of[token] = r
