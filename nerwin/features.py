@@ -125,7 +125,8 @@ class Encoded:
     `ids[c]` holds column c's ids over the padded stream; `positions[i]` is the stream position of the
     i-th real token; `tags` its tag id (or -1 when unknown); `lengths` the sentence lengths.
     The same stream by token types: `types` numbers each distinct token (the pad is one too), and
-    `type_ids[c][t]` is type t's id in column c, so ids[c] == type_ids[c][types].
+    `type_ids[c][t]` is type t's id in column c, so ids[c] == type_ids[c][types]. `type_keys[t]` names
+    type t for as long as the featurizer lives (its row, see `Featurizer.row`), or is -1 if it does not.
     """
 
     ids: list[np.ndarray]
@@ -135,6 +136,7 @@ class Encoded:
     half: int
     types: np.ndarray
     type_ids: np.ndarray
+    type_keys: np.ndarray
 
     def _where(self, batch_positions: np.ndarray) -> np.ndarray:
         return batch_positions[:, None] + np.arange(-self.half, self.half + 1)[None, :]
@@ -240,7 +242,8 @@ class Featurizer:
         kinds, types = np.unique(stream, return_inverse=True)  # the pad row 0 is type 0
         type_ids = np.ascontiguousarray(self._rows[kinds].T)
         ids = [column[types] for column in type_ids]
-        return Encoded(ids, positions, tag_ids, np.asarray(lengths, dtype=np.int64), h, types, type_ids)
+        keys = np.where(kinds <= len(self._row_of), kinds, -1)  # rows kept for one call only have no key
+        return Encoded(ids, positions, tag_ids, np.asarray(lengths, dtype=np.int64), h, types, type_ids, keys)
 
     def to_json(self) -> dict:
         return {"half_window": self.half, "columns": [c.to_json() for c in self.columns]}

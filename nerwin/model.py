@@ -102,6 +102,51 @@ _ACTIVATE_IN_PLACE = {
 }
 
 
+class _Projections:
+    """First-layer projections of token types kept between batches, for as long as the weights stay.
+
+    `infer_types` projects each type of a batch (a (k, D) x (D, w*hidden) product). Frequent words come
+    back in every batch, so a type met in an earlier batch is kept when a batch needs it again, up to
+    BYTES of rows: the precomputation of Chen & Manning (2014) for frequent words, filled from the
+    text itself. `table` holds the kept rows, then room for one batch's new ones."""
+
+    BYTES = 32 * 2**20
+
+    def __init__(self, row_floats: int):
+        self.capacity = min(8192, self.BYTES // (4 * row_floats))
+        self.table = np.empty((self.capacity + 1024, row_floats), dtype=np.float32)
+        self.slot = np.full(1024, -1, dtype=np.int32)  # by key: the kept row, or -1
+        self.seen = np.zeros(1024, dtype=bool)  # by key: met in an earlier batch
+        self.used = 0
+
+    def plan(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(source, missing) for a batch's types: type j's projection is table row source[j]; the types
+        `missing` (indices into keys) must be projected into rows capacity, capacity + 1, ..."""
+        top = int(keys.max(initial=-1)) + 1
+        if top > len(self.slot):
+            grow = max(top, 2 * len(self.slot)) - len(self.slot)
+            self.slot = np.concatenate([self.slot, np.full(grow, -1, dtype=np.int32)])
+            self.seen = np.concatenate([self.seen, np.zeros(grow, dtype=bool)])
+        source = np.where(keys >= 0, self.slot[keys], -1).astype(np.int32)  # keys -1 read slot[-1]: ignored
+        missing = np.flatnonzero(source < 0)
+        if self.capacity + len(missing) > len(self.table):
+            table = np.empty((self.capacity + len(missing), self.table.shape[1]), dtype=np.float32)
+            table[:self.used] = self.table[:self.used]
+            self.table = table
+        source[missing] = self.capacity + np.arange(len(missing), dtype=np.int32)
+        return source, missing
+
+    def keep(self, keys: np.ndarray, missing: np.ndarray) -> None:
+        """After the batch: keep the projections of its new types that earlier batches met too."""
+        named = keys[missing] >= 0
+        again = np.flatnonzero(named)[self.seen[keys[missing][named]]][:self.capacity - self.used]
+        self.seen[keys[missing][named]] = True
+        if len(again):
+            self.table[self.used:self.used + len(again)] = self.table[self.capacity + again]
+            self.slot[keys[missing[again]]] = np.arange(self.used, self.used + len(again), dtype=np.int32)
+            self.used += len(again)
+
+
 class WindowModel(nn.Module):
     def __init__(self, vocab_sizes: list[int], dims: list[int], width: int, hidden: int, n_out: int,
                  activation: str, dropout: float, rng: np.random.Generator, crf: bool = False,
@@ -155,45 +200,61 @@ class WindowModel(nn.Module):
         k, ids, first = inference.window_types(windows, ws, inv)
         return self._infer_by_types(inv, k, list(ids), first, ws)
 
-    def infer_types(self, slot_types: np.ndarray, type_ids: np.ndarray, workspace: dict | None = None) -> np.ndarray:
+    def infer_types(self, slot_types: np.ndarray, type_ids: np.ndarray, workspace: dict | None = None,
+                    type_keys: np.ndarray | None = None) -> np.ndarray:
         """`infer` for windows given by token types (as `Encoded.type_windows`): slot_types (n, w)
         numbers a type per window slot, and type_ids[c][t] is type t's id in column c. Saves hashing
-        the windows' ids into types."""
+        the windows' ids into types. With `type_keys` (a name per type that stays valid between calls,
+        -1 for none, as `Encoded.type_keys`), the workspace keeps the projections of types met again
+        (see `_Projections`): reuse the workspace only while the weights stay the same."""
         if slot_types.shape[0] < kernels.SMALL:
             return self.infer([column[slot_types] for column in type_ids], workspace)
         ws = workspace if workspace is not None else {}
         inv = _buffer(ws, "types", slot_types.shape, np.int32)
         k, first = inference.renumber(slot_types, type_ids.shape[1], ws, inv)
-        return self._infer_by_types(inv, k, list(type_ids), first, ws)
+        keys = None if type_keys is None else type_keys[first[:k]]
+        return self._infer_by_types(inv, k, list(type_ids), first, ws, keys)
 
     def _infer_by_types(self, inv: np.ndarray, k: int, ids: list[np.ndarray], first: np.ndarray,
-                        ws: dict) -> np.ndarray:
+                        ws: dict, keys: np.ndarray | None = None) -> np.ndarray:
         """The first layer by types (see `infer`): inv (n, w) numbers the k types of the batch's slots,
-        type j having id ids[c][first[j]] in column c."""
+        type j having id ids[c][first[j]] in column c (and the lasting name keys[j], if given)."""
         tables = [emb.weight.data for emb in self.embeddings]
         w1, b1 = self.hidden.weight.data, self.hidden.bias.data
         activate = _ACTIVATE_IN_PLACE[type(self.activation).__name__]
         n, width = inv.shape
-        if ws.get("slot_weights_of") is not w1:
+        if ws.get("slot_weights_of") is not w1:  # new weights: regroup W1, forget kept projections
             ws["slot_weights"], ws["slot_weights_of"] = self._slot_weights(w1, tables, width), w1
+            ws["projections"] = _Projections(width * w1.shape[1])
         slot_weights = ws["slot_weights"]
-        embedded = _buffer(ws, "embedded", (k, slot_weights.shape[0]))
-        projected = _buffer(ws, "projected", (k, slot_weights.shape[1]))
+        if keys is None:  # project every type of the batch
+            todo, rows = first[:k], inv
+            projected = _buffer(ws, "projected", (k, slot_weights.shape[1]))
+            out = projected
+        else:  # only the types not kept from earlier batches
+            cache: _Projections = ws["projections"]
+            source, missing = cache.plan(keys)
+            todo, projected = first[missing], cache.table
+            out = cache.table[cache.capacity:cache.capacity + len(missing)]
+            rows = np.take(source, inv, out=_buffer(ws, "rows", inv.shape, np.int32))
+        embedded = _buffer(ws, "embedded", (len(todo), slot_weights.shape[0]))
         h = _buffer(ws, "h", (n, w1.shape[1]))
         scores = _buffer(ws, "scores", (n, self.output.weight.shape[1]))
 
         def project(a: int, b: int) -> None:
-            inference.type_embeddings(tables, ids, first[a:b], b - a, embedded[a:b])
-            np.matmul(embedded[a:b], slot_weights, out=projected[a:b])
+            inference.type_embeddings(tables, ids, todo[a:b], b - a, embedded[a:b])
+            np.matmul(embedded[a:b], slot_weights, out=out[a:b])
 
         def layers(a: int, b: int) -> None:
-            inference.window_sum(inv[a:b], projected, b1, h[a:b])
+            inference.window_sum(rows[a:b], projected, b1, h[a:b])
             activate(h[a:b])
             self._output(h[a:b], ws, scores[a:b])
 
         with _blas_single_threaded:  # the halves run on our threads; BLAS's own would spin against them
-            _by_rows(k, project)
+            _by_rows(len(todo), project)
             _by_rows(n, layers)
+        if keys is not None:
+            cache.keep(keys, missing)
         return scores
 
     def _output(self, h: np.ndarray, ws: dict, out: np.ndarray | None = None) -> np.ndarray:

@@ -82,6 +82,8 @@ class Tagger:
         self.binary = config.get("task") == "binary"
         self.start, self.trans = allowed_transitions(self.tags)
         self._local = threading.local()
+        # True for a loaded model: its weights never change, so projections kept between calls stay valid
+        self.fixed_weights = False
         self._inner_chunks: dict[str, tuple[tuple, tuple[int, ...]]] = {}  # chunk -> (tokens, rows)
         self._edge_chunks: dict[tuple[str, bool, bool], tuple[tuple, tuple[int, ...]]] = {}
         parsed = [parse_tag(t) for t in self.tags]
@@ -95,11 +97,12 @@ class Tagger:
         workspace = getattr(self._local, "workspace", None)
         if workspace is None:  # buffers reused between batches and calls (one set per thread)
             workspace = self._local.workspace = {}
-        workspace.pop("slot_weights_of", None)  # weights may have changed since the last call (training)
+        if not self.fixed_weights:  # they may have changed since the last call (training)
+            workspace.pop("slot_weights_of", None)
         out = np.empty((len(enc.positions), self.model.output.weight.shape[1]), dtype=np.float32)
         for i in range(0, len(enc.positions), batch_size):
             out[i:i + batch_size] = self.model.infer_types(enc.type_windows(enc.positions[i:i + batch_size]),
-                                                           enc.type_ids, workspace)
+                                                           enc.type_ids, workspace, enc.type_keys)
         return out
 
     def predict(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
@@ -295,7 +298,9 @@ class Tagger:
             model.load_state_dict(arrays)
         except ValueError as e:
             raise NerwinError(f"{Path(path) / serialize.WEIGHTS}: does not match {where}: {e}") from None
-        return cls(featurizer, model, tags, config)
+        tagger = cls(featurizer, model, tags, config)
+        tagger.fixed_weights = True
+        return tagger
 
 
 def load(path: str | Path | None = None) -> Tagger:

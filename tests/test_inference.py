@@ -93,3 +93,52 @@ def test_a_workspace_follows_new_weights_once_its_cached_layout_is_dropped():
     with no_grad():
         expected = model(windows).data
     np.testing.assert_allclose(model.infer(windows, ws), expected, rtol=1e-5, atol=1e-5)
+
+
+def _stream_windows(rng, n, vocab=(5, 3, 2)):
+    """A stream of few distinct tokens as windows and as token types (np.unique numbering)."""
+    stream = [rng.integers(0, v, size=n + 4) for v in vocab]
+    windows = [np.lib.stride_tricks.sliding_window_view(s, 5).copy() for s in stream]
+    tuples, types = np.unique(np.stack(stream, axis=1), axis=0, return_inverse=True)
+    slot_types = np.lib.stride_tricks.sliding_window_view(types.reshape(-1), 5).copy()
+    return windows, slot_types, np.ascontiguousarray(tuples.T)
+
+
+@pytest.mark.parametrize("budget", [None, 3 * 4 * 5 * 24])  # room for many types, or for 3 rows of 5 x 24
+def test_projections_kept_between_batches_give_the_forward_scores(budget, monkeypatch):
+    from nerwin import model as model_module
+
+    if budget is not None:
+        monkeypatch.setattr(model_module._Projections, "BYTES", budget)
+    rng = np.random.default_rng(7)
+    model = WindowModel([40, 7, 9], [6, 2, 3], 5, 24, 9, "tanh", 0.5, rng, crf=True).eval()
+    ws: dict = {}
+    named: set[int] = set()
+    for n in (700, 900, 2600, 800):  # later batches find earlier batches' types kept
+        windows, slot_types, type_ids = _stream_windows(rng, n)
+        keys = type_ids[0] * 100 + type_ids[1] * 10 + type_ids[2]  # lasting names: the same tuple, the same key
+        keys[::4] = -1  # types without a lasting name are never kept
+        named |= set(keys[keys >= 0].tolist())
+        with no_grad():
+            expected = model(windows).data
+        np.testing.assert_allclose(model.infer_types(slot_types, type_ids, ws, keys), expected, rtol=1e-5, atol=1e-5)
+        cache = ws["projections"]
+        assert cache.used <= cache.capacity
+        assert set(np.flatnonzero(cache.slot >= 0).tolist()) <= named
+    assert cache.used == 3 if budget is not None else cache.used > 3
+
+
+def test_kept_projections_are_dropped_with_new_weights():
+    rng = np.random.default_rng(8)
+    model = WindowModel([40, 7, 9], [6, 2, 3], 5, 24, 9, "tanh", 0.0, rng).eval()
+    windows, slot_types, type_ids = _stream_windows(rng, 1500)
+    keys = type_ids[0] * 100 + type_ids[1] * 10 + type_ids[2]
+    ws: dict = {}
+    for _ in range(2):
+        model.infer_types(slot_types, type_ids, ws, keys)
+    assert ws["projections"].used > 0
+    model.hidden.weight.data *= 0.5
+    ws.pop("slot_weights_of")  # as Tagger.scores does for a tagger whose weights may change
+    with no_grad():
+        expected = model(windows).data
+    np.testing.assert_allclose(model.infer_types(slot_types, type_ids, ws, keys), expected, rtol=1e-5, atol=1e-5)
