@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported where first used: concurrent.futures costs ~15 ms of start-up
+    from concurrent.futures import ThreadPoolExecutor
 
 from . import inference, nn
 from .autodiff import functions as F
@@ -39,6 +42,8 @@ def _by_rows(n: int, work) -> None:
         work(0, n)
         return
     if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="nerwin")
     bounds = np.linspace(0, n, _THREADS + 1).astype(int)
     for future in [_pool.submit(work, a, b) for a, b in zip(bounds[:-1], bounds[1:])]:

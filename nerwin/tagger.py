@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported where first used: concurrent.futures costs ~15 ms of start-up
+    from concurrent.futures import ThreadPoolExecutor
 
 from . import serialize
 from .autodiff import kernels
@@ -57,6 +59,8 @@ def _helper() -> ThreadPoolExecutor:
     """One worker thread for work that overlaps the caller's (both sides release the GIL)."""
     global _helper_pool
     if _helper_pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         _helper_pool = ThreadPoolExecutor(1, thread_name_prefix="nerwin-helper")
     return _helper_pool
 
