@@ -76,7 +76,10 @@ def default_model_path() -> Path:
 
 
 class Tagger:
-    """A trained window tagger: feature maps, network, tag set, and IOB2-constrained decoding."""
+    """A trained window tagger: feature maps, network, tag set, and IOB2-constrained decoding.
+
+    A tagger from `load` treats its weights as fixed (`fixed_weights`): it keeps first-layer projections
+    of frequent words between calls. To change its weights in place, set `fixed_weights = False` first."""
 
     def __init__(self, featurizer: Featurizer, model: WindowModel, tags: list[str], config: dict):
         self.featurizer = featurizer

@@ -279,3 +279,20 @@ def test_word_shape_by_translation_equals_the_character_loop(token):
     from nerwin.features import _word_shape_chars, word_shape
 
     assert word_shape(token) == _word_shape_chars(token)
+
+
+def test_a_tagger_with_changing_weights_does_not_reuse_old_projections():
+    tagger = nerwin.load(tiny_model())
+    texts = [SENTENCE] * 300  # big enough for the by-types path and kept projections
+    before = tagger.tag_texts(texts)
+    assert tagger.tag_texts(texts) == before  # this call's batch finds the first one's words kept
+    assert tagger._local.workspace["projections"].used > 0
+    tagger.fixed_weights = False
+    tagger.model.output.bias.data[:] = 0
+    tagger.model.hidden.weight.data *= -1  # in place: a changed network must give its own entities
+    fresh = nerwin.load(tiny_model())
+    fresh.model.output.bias.data[:] = 0
+    fresh.model.hidden.weight.data *= -1
+    fresh.fixed_weights = False
+    after = tagger.tag_texts(texts)
+    assert after == fresh.tag_texts(texts) and after != before
