@@ -240,8 +240,11 @@ def test_tag_texts_memo_path_gives_the_entities_of_the_plain_path():
     texts = [" ".join(rng.choice(words, size=rng.integers(1, 25))) for _ in range(300)]
     texts += ["  Talvo\tBrenwick visited\nVelmora .", ""]
     fresh = nerwin.load(tiny_model())
+    from nerwin.tokenize import token_spans
+
     for _ in range(2):  # the second time every chunk is found in the memo, and projections were kept
         assert tagger.tag_texts(texts) == _reference_entities(fresh, texts)
+        assert tagger.tokens_and_entities(texts)[0] == [token_spans(t) for t in texts]
     assert tagger._local.workspace["projections"].used > 0
 
 
@@ -296,3 +299,4 @@ def test_a_tagger_with_changing_weights_does_not_reuse_old_projections():
     fresh.fixed_weights = False
     after = tagger.tag_texts(texts)
     assert after == fresh.tag_texts(texts) and after != before
+
