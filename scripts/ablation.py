@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_common import data_folder, load_split
+from bench_common import data_folder, load_split, seconds_on_unseen_text
 
 AFFIX = ["--suffix-dim", "20", "--prefix-dim", "10", "--shape-dim", "10"]
 MORE = ["--feature", "suffix2=10", "--feature", "suffix4=10", "--feature", "prefix2=5", "--feature", "prefix4=10"]
@@ -40,18 +40,8 @@ def nerwin(*args: str) -> subprocess.CompletedProcess:
 
 def tagging_speed(model: Path, lines: list[str], warm: list[str]) -> float:
     """End-to-end tokens/s on `lines`, best of 3, each run by a fresh tagger that has first tagged `warm`
-    (tagging memoizes what it has seen: no run sees `lines` twice; as scripts/bench_tag.py does)."""
-    import nerwin as api
-
-    best = float("inf")
-    for _ in range(3):
-        tagger = api.load(model)
-        for i in range(0, len(warm), 512):
-            tagger.tag_texts(warm[i:i + 512])
-        t0 = time.perf_counter()
-        for i in range(0, len(lines), 512):
-            tagger.tag_texts(lines[i:i + 512])
-        best = min(best, time.perf_counter() - t0)
+    (no run sees `lines` twice; as scripts/bench_tag.py does)."""
+    best = min(seconds_on_unseen_text(model, lines, warm) for _ in range(3))
     return sum(len(line.split()) for line in lines) / best
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +70,19 @@ def fmt_rate(x: float) -> str:
 
 __all__ = ["ROOT", "data_folder", "load_split", "peak_rss_mb", "torch_or_none", "torch_window_model",
            "describe_machine", "fmt_rate", "np"]
+
+
+def seconds_on_unseen_text(model: Path | str, lines: list[str], warm: list[str], pause: float = 0.0) -> float:
+    """Wall time for a fresh tagger, which has first tagged `warm`, to tag `lines`, 512 a call as
+    `nerwin tag` does. Tagging memoizes the text and words it has met, so a timing that must not see
+    `lines` twice needs a fresh tagger each time."""
+    import nerwin
+
+    tagger = nerwin.load(model)
+    for i in range(0, len(warm), 512):
+        tagger.tag_texts(warm[i:i + 512])  # the compiled kernels load here too
+    time.sleep(pause)
+    t0 = time.perf_counter()
+    for i in range(0, len(lines), 512):
+        tagger.tag_texts(lines[i:i + 512])
+    return time.perf_counter() - t0

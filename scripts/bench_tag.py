@@ -19,6 +19,7 @@ from bench_common import (
     describe_machine,
     load_split,
     np,
+    seconds_on_unseen_text,
     torch_or_none,
     torch_window_model,
 )
@@ -103,27 +104,18 @@ def main() -> None:
     lines = [" ".join(s.tokens) for s in dev]
     train_lines = [" ".join(s.tokens) for s in load_split(data_folder(args.data), "train")]
 
-    def end_to_end(t):
-        for i in range(0, len(lines), 512):
-            t.tag_texts(lines[i:i + 512])
-
-    # Tagging remembers the words and chunks of text it has met. So that no timed run meets the dev text
-    # a second time, each run gets a fresh tagger, first given the train text (a tagger that has been
-    # running a while: dev's frequent words are known, its rare ones are new), or nothing (cold).
+    # So that no timed run meets the dev text a second time, each run gets a fresh tagger, first given the
+    # train text (a tagger that has been running a while: dev's frequent words are known, its rare ones
+    # are new), or only 50 lines of it (cold).
     timings = {"after the train text": [], "cold (a new tagger)": []}
     for _ in range(args.repeat):
         for name, warm in (("after the train text", train_lines), ("cold (a new tagger)", train_lines[:50])):
-            t = nerwin.load(args.model)
-            for i in range(0, len(warm), 512):
-                t.tag_texts(warm[i:i + 512])  # the compiled kernels load here too
-            time.sleep(0.5)
-            t0 = time.perf_counter()
-            end_to_end(t)
-            timings[name].append(time.perf_counter() - t0)
+            timings[name].append(seconds_on_unseen_text(args.model, lines, warm, pause=0.5))
     print(f"\n(b) end to end from {len(lines):,} raw dev text lines, 512 a call (tokenize, featurize, score, decode, "
           f"spans), best of {args.repeat}, a fresh tagger each run:")
     for name, times in timings.items():
         print(f"  nerwin   {n_tokens / min(times):>12,.0f} tokens/s  {name}")
+
 
 if __name__ == "__main__":
     main()

@@ -8,10 +8,9 @@ The test set is scored here once, for the report; every choice is made on dev (s
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from bench_common import data_folder, describe_machine, load_split
+from bench_common import data_folder, describe_machine, load_split, seconds_on_unseen_text
 
 import nerwin
 from nerwin.evaluate import evaluate
@@ -44,13 +43,7 @@ def main() -> None:
     # (tagging memoizes what it has seen), timed once on the dev text
     lines = [" ".join(s.tokens) for s in load_split(folder, "validation")]
     warm = [" ".join(s.tokens) for s in load_split(folder, "train")]
-    fresh = nerwin.load(model)
-    for i in range(0, len(warm), 512):
-        fresh.tag_texts(warm[i:i + 512])
-    t0 = time.perf_counter()
-    for i in range(0, len(lines), 512):
-        fresh.tag_texts(lines[i:i + 512])
-    rate = dev["tokens"] / (time.perf_counter() - t0)
+    rate = dev["tokens"] / seconds_on_unseen_text(model, lines, warm)
 
     weights = model / "weights.safetensors"
     size_mb = sum(f.stat().st_size for f in model.iterdir() if f.is_file()) / 1e6
