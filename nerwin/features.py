@@ -13,6 +13,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 
@@ -84,18 +86,11 @@ KEYS: dict[str, Callable[[str], str]] = {
 }
 
 
-def _tail(n: int) -> Callable[[str], str]:
-    return lambda norm: norm[-n:]
-
-
-def _head(n: int) -> Callable[[str], str]:
-    return lambda norm: norm[:n]
-
-
+# The keys that are a part of normalize_word(token), as C-level callables (no Python frame per word)
 _OF_NORMALIZED: dict[str, Callable[[str], str]] = {
-    "word": lambda norm: norm,
-    **{f"suffix{n}": _tail(n) for n in (1, 2, 3, 4, 5)},
-    **{f"prefix{n}": _head(n) for n in (2, 3, 4)},
+    "word": str.__str__,
+    **{f"suffix{n}": itemgetter(slice(-n, None)) for n in (1, 2, 3, 4, 5)},
+    **{f"prefix{n}": itemgetter(slice(None, n)) for n in (2, 3, 4)},
 }
 
 
@@ -164,6 +159,7 @@ class Featurizer:
         self._row_of: dict[str, int] = {}
         self._rows = np.zeros((1024, len(columns)), dtype=np.int64)
         self._n_rows = 1
+        self._unfilled: list[str] = []  # the tokens of the last rows handed out, filled in one go by `_fill`
         self.lock = threading.RLock()  # hold it from `begin` until the rows are encoded
         # for `row`, per column: vocabulary lookup, key function, whether it takes the normalized word
         self._keys = [(c.index.get, c.key if c.of_normalized is None else c.of_normalized, c.of_normalized is not None)
@@ -196,22 +192,36 @@ class Featurizer:
 
     def begin(self) -> None:
         """Start a new batch of `row` calls (under `lock`): forget the rows kept for one call only."""
+        self._fill()  # rows handed out by a call that never reached encode_rows
         self._n_rows = len(self._row_of) + 1
 
     def row(self, token: str) -> int:
-        """The row of `_rows` holding the token's id in every column (call under `lock`, after `begin`)."""
+        """The row of `_rows` holding the token's id in every column (call under `lock`, after `begin`).
+        A new token's ids are filled in later, with the other new tokens of the call (`_fill`)."""
         found = self._row_of.get(token)
         if found is not None:
             return found
         r = self._n_rows
         if r == len(self._rows):
             self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
-        norm = normalize_word(token)  # most keys derive from it: compute it once
-        self._rows[r] = [lookup(key(norm) if by_norm else key(token), UNK) for lookup, key, by_norm in self._keys]
+        self._unfilled.append(token)
         self._n_rows = r + 1
         if r <= self.ROWS_KEPT:
             self._row_of[token] = r
         return r
+
+    def _fill(self) -> None:
+        """Compute the ids of the new tokens' rows, a column at a time: one `map` per column instead of
+        a Python loop over columns per word."""
+        tokens = self._unfilled
+        if not tokens:
+            return
+        block = self._rows[self._n_rows - len(tokens):self._n_rows]
+        norms = list(map(normalize_word, tokens))  # most keys derive from it: compute it once
+        for j, (lookup, key, by_norm) in enumerate(self._keys):
+            block[:, j] = np.fromiter(map(lookup, map(key, norms if by_norm else tokens), repeat(UNK)),
+                                      dtype=np.int64, count=len(tokens))
+        tokens.clear()
 
     def is_kept(self, row: int) -> bool:
         """Whether a row stays valid after the next `begin` (rows of tokens past ROWS_KEPT do not)."""
@@ -230,6 +240,7 @@ class Featurizer:
     def encode_rows(self, rows: np.ndarray, lengths: np.ndarray,
                     tags: Sequence[Sequence[int]] | None = None) -> Encoded:
         """`encode` from the tokens' rows (see `row`; under `lock`, before the next `begin`)."""
+        self._fill()
         h, n_tokens = self.half, len(rows)
         # token k of sentence i sits after i+1 gaps of h pads: stream position k + h * (i + 1)
         positions = np.arange(n_tokens, dtype=np.int64) + h * np.repeat(np.arange(1, len(lengths) + 1), lengths)

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import os
 import threading
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from importlib import resources
+from itertools import accumulate, repeat
+from operator import add, gt, sub
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -30,7 +33,7 @@ from .errors import NerwinError
 from .features import Encoded, Featurizer
 from .model import WindowModel
 from .tags import check_tags, parse_tag, repair_iob2
-from .tokenize import Token, chunk_keys, chunk_tokens, single_spaced
+from .tokenize import Token, chunk_keys, chunk_tokens
 
 __all__ = ["Entity", "Tagger", "load", "default_model_path", "MODEL_ENV"]
 
@@ -53,6 +56,25 @@ class Entity(NamedTuple):
 
 
 _helper_pool: ThreadPoolExecutor | None = None
+
+
+def starts_of(words: list[str]) -> list[int]:
+    """Where each word starts when they are joined by single spaces."""
+    return list(accumulate(map(add, map(len, words[:-1]), repeat(1)), initial=0)) if words else []
+
+
+def _single_spaced(texts: list[str]) -> list[str] | None:
+    """The chunks of all the texts in turn if every text is words split by single spaces: no other
+    whitespace, none at the ends, and none empty. Then a text's chunks sit one past each other, and
+    only its first one starts a line. Otherwise None."""
+    joined = " ".join(texts)
+    chunks = joined.split(" ")
+    return chunks if chunks == joined.split() else None
+
+
+def _joined(texts: list[str | Sequence[str]]) -> list[str]:
+    """Each text as a string: token lists joined by single spaces."""
+    return [t if isinstance(t, str) else " ".join(t) for t in texts]
 
 
 def _helper() -> ThreadPoolExecutor:
@@ -91,8 +113,9 @@ class Tagger:
         self._local = threading.local()
         # True for a loaded model: its weights never change, so projections kept between calls stay valid
         self.fixed_weights = False
-        self._inner_chunks: dict[str, tuple[tuple, tuple[int, ...]]] = {}  # chunk -> (tokens, rows)
-        self._edge_chunks: dict[tuple[str, bool, bool], tuple[tuple, tuple[int, ...]]] = {}
+        # chunk -> its feature row if it is one token, else (tokens, rows); see `_chunk_rows_of`
+        self._inner_chunks: dict[str, int | tuple[tuple, tuple[int, ...]]] = {}
+        self._edge_chunks: dict[tuple[str, bool, bool], int | tuple[tuple, tuple[int, ...]]] = {}
         parsed = [parse_tag(t) for t in self.tags]
         self._prefix = np.array([{"O": 0, "B": 1, "I": 2}[p] for p, _ in parsed], dtype=np.int64)
         self._types = [k for _, k in parsed]
@@ -158,62 +181,129 @@ class Tagger:
     def tag_texts(self, texts: Iterable[str | Sequence[str]]) -> list[list[Entity]]:
         """Entities of many texts at once (raw strings, or token lists whose offsets count tokens
         joined by single spaces)."""
-        return self.tokens_and_entities(texts)[1]
+        texts = list(texts)
+        enc, _, starts, ends = self._prepare(texts)
+        return self._entities(enc, starts, ends, _joined(texts))
 
     def tokens_and_entities(self, texts: Iterable[str | Sequence[str]]
                             ) -> tuple[list[list[tuple[str, int, int]]], list[list[Entity]]]:
         """`tag_texts`, also returning each text's tokens as (text, start, end) tuples."""
         texts = list(texts)
-        tokenized: list[list[tuple[str, int, int]]] = []
-        originals: list[str] = []
-        rows: list[int] = []
-        feat, inner, edge = self.featurizer, self._inner_chunks, self._edge_chunks
-        with feat.lock:  # tokenize and look up feature rows in one pass: a chunk of text repeats a lot
-            feat.begin()
-            for text in texts:
-                spans: list[tuple[str, int, int]] = []
-                if not isinstance(text, str):
-                    at = 0
-                    for tok in text:
-                        spans.append((tok, at, at + len(tok)))
-                        rows.append(feat.row(tok))
-                        at += len(tok) + 1
-                    originals.append(" ".join(text))
-                    tokenized.append(spans)
-                    continue
-                chunks = text.split()
-                if single_spaced(text, chunks):  # the common case: offsets from lengths, no key per chunk
-                    last, a = len(chunks) - 1, 0
-                    for i, chunk in enumerate(chunks):
-                        found = (inner.get(chunk) if 0 < i < last else edge.get((chunk, i == 0, i < last))
-                                 ) or self._chunk_rows_of((chunk, i == 0, i < last))
-                        if len(found[1]) == 1:  # one token: the common case
-                            spans.append((chunk, a, a + len(chunk)))
-                            rows.append(found[1][0])
-                        else:
-                            spans.extend((t, a + s, a + e) for t, s, e in found[0])
-                            rows.extend(found[1])
-                        a += len(chunk) + 1
-                else:
-                    for a, key in chunk_keys(text):
-                        found = self._chunk_rows_of(key)
-                        spans.extend((t, a + s, a + e) for t, s, e in found[0])
-                        rows.extend(found[1])
-                originals.append(text)
-                tokenized.append(spans)
-            lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
-            enc = feat.encode_rows(np.array(rows, dtype=np.int64), lengths)
-        return tokenized, self._entities(enc, tokenized, originals)
+        enc, tokens, starts, ends = self._prepare(texts)
+        at = np.concatenate([[0], np.cumsum(enc.lengths)]).tolist()
+        spans = [list(zip(tokens[a:b], starts[a:b], ends[a:b])) for a, b in zip(at, at[1:])]
+        return spans, self._entities(enc, starts, ends, _joined(texts))
 
-    def _chunk_rows_of(self, key: tuple[str, bool, bool]) -> tuple[tuple, tuple[int, ...]]:
-        """A chunk's tokens and their feature rows (see `chunk_keys` for the key), remembered while the
-        rows stay valid: chunks inside a line by their text alone, the others by their key."""
+    def _prepare(self, texts: list[str | Sequence[str]]) -> tuple[Encoded, list[str], list[int], list[int]]:
+        """Tokenize the texts and encode their tokens, in one pass through a memo of whitespace chunks
+        (text repeats a lot); also every token's text, start and end, one flat list each, texts in turn.
+        A text's token offsets are into itself; a token list's count its tokens joined by single spaces."""
+        out: tuple[list[str], list[int], list[int], list[int]] = ([], [], [], [])  # tokens, starts, ends, rows
+        lengths: list[int] = []
+        feat = self.featurizer
+        with feat.lock:
+            feat.begin()
+            chunks = _single_spaced(texts) if all(isinstance(t, str) for t in texts) else None
+            if chunks is not None:  # the common case
+                lengths += self._add_lines(texts, chunks, *out)
+            else:
+                run: list[str] = []  # single-spaced texts, done together
+                for text in texts:
+                    if isinstance(text, str) and _single_spaced([text]) is not None:
+                        run.append(text)
+                        continue
+                    lengths += self._add_lines(run, " ".join(run).split(" "), *out)
+                    run = []
+                    n = len(out[0])
+                    if isinstance(text, str):
+                        self._add_chunks(text, *out)
+                    else:
+                        words = list(text)
+                        at = starts_of(words)
+                        out[0].extend(words)
+                        out[1].extend(at)
+                        out[2].extend(map(add, at, map(len, words)))
+                        out[3].extend(map(feat.row, words))
+                    lengths.append(len(out[0]) - n)
+                lengths += self._add_lines(run, " ".join(run).split(" "), *out)
+            enc = feat.encode_rows(np.array(out[3], dtype=np.int64), np.array(lengths, dtype=np.int64))
+        return enc, out[0], out[1], out[2]
+
+    def _add_lines(self, lines: list[str], chunks: list[str], tokens: list[str], starts: list[int],
+                   ends: list[int], rows: list[int]) -> list[int]:
+        """`_prepare` for texts whose words are split by single spaces and nothing else (`chunks`: their
+        words in turn), all at once: one lookup in the memo per chunk, the offsets by running sums.
+        Returns each text's token count."""
+        if not lines:
+            return []
+        counts = list(map(add, map(str.count, lines, repeat(" ")), repeat(1)))  # chunks per line
+        bounds = list(accumulate(counts, initial=0))  # where each line's chunks begin, and the end
+        firsts, lasts = bounds[:-1], list(map(sub, bounds[1:], repeat(1)))
+        more = list(map(gt, counts, repeat(1)))
+        found = list(map(self._inner_chunks.get, chunks))  # a chunk's row, or (tokens, rows) if several
+        edge_get = self._edge_chunks.get  # a line's first and last chunks: their tokens may differ
+        for j, f in zip(firsts, map(edge_get, zip(map(chunks.__getitem__, firsts), repeat(True), more))):
+            found[j] = f
+        for j, f, m in zip(lasts, map(edge_get, zip(map(chunks.__getitem__, lasts), repeat(False), repeat(False))),
+                           more):
+            if m:
+                found[j] = f
+        if None in found:  # chunks not met before
+            first, last, j = set(firsts), set(lasts), -1
+            for _ in range(found.count(None)):
+                j = found.index(None, j + 1)
+                found[j] = self._chunk_rows_of((chunks[j], j in first, j not in last))
+        lens = list(map(len, chunks))
+        at = np.fromiter(accumulate(map(add, lens, repeat(1)), initial=0), dtype=np.int64, count=len(chunks) + 1)
+        at = (at[:-1] - np.repeat(at[firsts], counts)).tolist()  # each chunk's start in its line
+        kinds = list(map(type, found))
+        j = 0
+        for _ in range(kinds.count(tuple)):  # chunks of several tokens
+            k = kinds.index(tuple, j)
+            rows += found[j:k]  # the one-token chunks before it
+            tokens += chunks[j:k]
+            starts += at[j:k]
+            ends += map(add, at[j:k], lens[j:k])
+            toks, more_rows = found[k]
+            tokens += [t for t, _, _ in toks]
+            starts += [at[k] + s for _, s, _ in toks]
+            ends += [at[k] + e for _, _, e in toks]
+            rows += more_rows
+            counts[bisect_right(bounds, k) - 1] += len(toks) - 1
+            j = k + 1
+        rows += found[j:]
+        tokens += chunks[j:]
+        starts += at[j:]
+        ends += map(add, at[j:], lens[j:])
+        return counts
+
+    def _add_chunks(self, text: str, tokens: list[str], starts: list[int], ends: list[int], rows: list[int]) -> None:
+        """`_prepare` for a text the fast path could not take, a chunk at a time."""
+        for a, key in chunk_keys(text):
+            found = self._chunk_rows_of(key)
+            if type(found) is int:
+                tokens.append(key[0])
+                starts.append(a)
+                ends.append(a + len(key[0]))
+                rows.append(found)
+            else:
+                for t, s, e in found[0]:
+                    tokens.append(t)
+                    starts.append(a + s)
+                    ends.append(a + e)
+                rows += found[1]
+
+    def _chunk_rows_of(self, key: tuple[str, bool, bool]) -> int | tuple[tuple, tuple[int, ...]]:
+        """A chunk's feature row if it is one token, else its tokens and their rows (see `chunk_keys`
+        for the key), remembered while the rows stay valid: chunks inside a line by their text alone,
+        the others by their key."""
         memo, name = (self._inner_chunks, key[0]) if key[1:] == (False, True) else (self._edge_chunks, key)
         found = memo.get(name)
         if found is None:
             tokens = chunk_tokens(key)
-            found = (tokens, tuple(self.featurizer.row(t) for t, _, _ in tokens))
-            if len(key[0]) <= 64 and len(memo) < 200_000 and all(map(self.featurizer.is_kept, found[1])):
+            rows = tuple(self.featurizer.row(t) for t, _, _ in tokens)
+            found = rows[0] if len(tokens) == 1 and tokens[0][1:] == (0, len(key[0])) else (tokens, rows)
+            if len(key[0]) <= 64 and len(memo) < 200_000 and all(map(self.featurizer.is_kept, rows)):
                 memo[name] = found
         return found
 
@@ -222,13 +312,17 @@ class Tagger:
         with offsets into the matching text."""
         if not tokenized:
             return []
-        return self._entities(self.featurizer.encode([[t[0] for t in toks] for toks in tokenized]), tokenized, texts)
+        enc = self.featurizer.encode([[t[0] for t in toks] for toks in tokenized])
+        return self._entities(enc, [t[1] for toks in tokenized for t in toks],
+                              [t[2] for toks in tokenized for t in toks], texts)
 
-    def _entities(self, enc: Encoded, tokenized: Sequence[Sequence[Token]], texts: Sequence[str]) -> list[list[Entity]]:
-        if not tokenized:
+    def _entities(self, enc: Encoded, starts: Sequence[int], ends: Sequence[int], texts: Sequence[str]
+                  ) -> list[list[Entity]]:
+        """The entities of encoded texts; `starts` and `ends` give every token's offsets, texts in turn."""
+        if not len(enc.lengths):
             return []
         ids, probs = self.predict(enc)
-        results: list[list[Entity]] = [[] for _ in tokenized]
+        results: list[list[Entity]] = [[] for _ in enc.lengths]
         if self.binary:
             index = {t: i for i, t in enumerate(self.tags)}  # B-LOC / I-LOC / O, runs of LOC words joined
             ids = np.array([index.get(t, 0) for seq in self._tag_names(ids, enc.lengths) for t in seq],
@@ -243,13 +337,11 @@ class Tagger:
         inside = (prefix == 2).tolist() + [False]
         total = np.concatenate([[0.0], np.cumsum(probs)]).tolist()
         labels = [self._types[i] for i in ids[first].tolist()]
-        offsets = offsets.tolist()
         for b, si, label in zip(first.tolist(), sentence_of, labels):
             e = b + 1
             while inside[e]:
                 e += 1
-            toks, o = tokenized[si], offsets[si]
-            start, end = toks[b - o][1], toks[e - 1 - o][2]
+            start, end = starts[b], ends[e - 1]
             score = round((total[e] - total[b]) / (e - b), 4)
             results[si].append(Entity(texts[si][start:end], label, start, end, score))
         return results

@@ -246,6 +246,42 @@ def test_tag_texts_memo_path_gives_the_entities_of_the_plain_path():
         assert tagger.tag_texts(texts) == _reference_entities(fresh, texts)
         assert tagger.tokens_and_entities(texts)[0] == [token_spans(t) for t in texts]
     assert tagger._local.workspace["projections"].used > 0
+    # single-spaced texts only (done all at once), and texts mixed with token lists (done in runs)
+    single, mixed = texts[:300], [*texts[:3], ["Talvo", "Brenwick", "of", "Velmora"], "", *texts[3:6]]
+    for batch in (single, mixed, single[::-1]):
+        assert tagger.tag_texts(batch) == _reference_entities(fresh, [_as_text(t) for t in batch])
+        assert nerwin.load(tiny_model()).tag_texts(batch) == tagger.tag_texts(batch)  # with no memo at all
+    spans, _ = tagger.tokens_and_entities(mixed)
+    assert spans[3] == [("Talvo", 0, 5), ("Brenwick", 6, 14), ("of", 15, 17), ("Velmora", 18, 25)]
+
+
+def _as_text(text):
+    return text if isinstance(text, str) else " ".join(text)
+
+
+def test_new_tokens_rows_are_filled_with_each_columns_key():
+    """A new token's row is filled in later, with the other new tokens of its call, one column at a time."""
+    feat = nerwin.load(tiny_model()).featurizer
+    tokens = ["Zorvath", "McDonald's", "1996-08-22", "ÉCOLE", "x", "Velmora-based", "Zorvath"]
+    with feat.lock:
+        feat.begin()
+        rows = [feat.row(t) for t in tokens]
+        enc = feat.encode_rows(np.array(rows), np.array([len(tokens)]))
+    assert rows[0] == rows[-1]
+    for c, ids in zip(feat.columns, enc.ids):
+        want = [c.index.get(c.key(t), 1) for t in tokens]
+        assert ids[enc.positions].tolist() == want, c.name
+
+
+def test_rows_handed_out_by_an_interrupted_call_are_filled_by_the_next():
+    tagger, fresh = nerwin.load(tiny_model()), nerwin.load(tiny_model())
+    tagger.featurizer.ROWS_KEPT = 1  # and rows past the kept limit, which the next call hands out again
+    with tagger.featurizer.lock:  # a call that stops after handing out rows (e.g. an exception)
+        tagger.featurizer.begin()
+        tagger.featurizer.row("Zorvath")
+        tagger.featurizer.row("Brenwick")
+    texts = ["Zorvath Quillon visited Velmora ."]
+    assert tagger.tag_texts(texts) == fresh.tag_texts(texts)
 
 
 def test_feature_rows_past_the_kept_limit_serve_one_call_only():
@@ -256,7 +292,7 @@ def test_feature_rows_past_the_kept_limit_serve_one_call_only():
         got = small.tag_texts(texts)
         assert len(small.featurizer._row_of) <= 5
         assert all(small.featurizer.is_kept(r) for memo in (small._inner_chunks, small._edge_chunks)
-                   for _, rows in memo.values() for r in rows)
+                   for found in memo.values() for r in ((found,) if type(found) is int else found[1]))
         assert got == _reference_entities(fresh, texts)
         assert small.tag_tokens([t.split() for t in texts]) == fresh.tag_tokens([t.split() for t in texts])
 
