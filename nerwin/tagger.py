@@ -121,8 +121,10 @@ class Tagger:
         self._types = [k for _, k in parsed]
 
     # ---- scoring -----------------------------------------------------------------------------
-    def scores(self, enc: Encoded, batch_size: int = 4096) -> np.ndarray:
-        """Raw network outputs (N, n_out) for every token of an encoded corpus."""
+    def scores(self, enc: Encoded, batch_size: int = 8192) -> np.ndarray:
+        """Raw network outputs (N, n_out) for every token of an encoded corpus. A batch projects each
+        of its token types once (see `WindowModel.infer`): 8,192 rows (512 lines of news text) took
+        ~10% less time than 4,096, which projected again the types the two halves share."""
         self.model.eval()
         workspace = getattr(self._local, "workspace", None)
         if workspace is None:  # buffers reused between batches and calls (one set per thread)

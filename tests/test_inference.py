@@ -53,9 +53,10 @@ def test_renumber_keeps_first_appearance_order_and_leaves_its_scratch_clean(n, w
         assert (ws["renumber_seen"] == -1).all()
 
 
-def test_window_sum_adds_each_slots_block_to_the_bias():
+@pytest.mark.parametrize("w", [3, 5])  # the general kernel, and the one-pass kernel of 5-word windows
+def test_window_sum_adds_each_slots_block_to_the_bias(w):
     rng = np.random.default_rng(0)
-    n, w, h, k = 7, 3, 4, 5
+    n, h, k = 7, 4, 5
     inv = rng.integers(0, k, size=(n, w)).astype(np.int32)
     projected = rng.normal(size=(k, w * h)).astype(np.float32)
     bias = rng.normal(size=h).astype(np.float32)
@@ -63,6 +64,10 @@ def test_window_sum_adds_each_slots_block_to_the_bias():
     inference.window_sum(inv, projected, bias, out)
     expected = bias + sum(projected[inv[:, p], p * h:(p + 1) * h] for p in range(w))
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    if w == 5:  # the same sums in the same order as the general kernel: equal to the bit
+        general = np.empty_like(out)
+        inference._window_sum(inv, projected, bias, general)
+        np.testing.assert_array_equal(out, general)
 
 
 @pytest.mark.parametrize("n", [3, 600, 2600])  # numpy path, by types on one thread, by types split over threads
