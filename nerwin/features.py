@@ -86,6 +86,13 @@ KEYS: dict[str, Callable[[str], str]] = {
 }
 
 
+# Keys that depend only on each character's class: key(token) == key(token.translate(_CLASSES)) (tested
+# for every character). Far fewer class strings than tokens ("Paris", "Quinn" -> "Xxxxx"), so a
+# featurizer computes these keys once per class string.
+_CLASSES = str.maketrans({**dict.fromkeys(string.ascii_uppercase, "X"), **dict.fromkeys(string.ascii_lowercase, "x"),
+                          **dict.fromkeys(string.digits, "0")})
+_OF_CLASSES = {"caps", "shape"}
+
 # The keys that are a part of normalize_word(token), as C-level callables (no Python frame per word)
 _OF_NORMALIZED: dict[str, Callable[[str], str]] = {
     "word": str.__str__,
@@ -161,9 +168,10 @@ class Featurizer:
         self._n_rows = 1
         self._unfilled: list[str] = []  # the tokens of the last rows handed out, filled in one go by `_fill`
         self.lock = threading.RLock()  # hold it from `begin` until the rows are encoded
-        # for `row`, per column: vocabulary lookup, key function, whether it takes the normalized word
-        self._keys = [(c.index.get, c.key if c.of_normalized is None else c.of_normalized, c.of_normalized is not None)
-                      for c in columns]
+        # for `_fill`, per column: vocabulary lookup, key function, whether it takes the normalized word,
+        # and for keys of character classes, the id of each class string met
+        self._keys = [(c.index.get, c.key if c.of_normalized is None else c.of_normalized, c.of_normalized is not None,
+                       {} if c.name in _OF_CLASSES else None) for c in columns]
 
     @property
     def width(self) -> int:
@@ -218,9 +226,19 @@ class Featurizer:
             return
         block = self._rows[self._n_rows - len(tokens):self._n_rows]
         norms = list(map(normalize_word, tokens))  # most keys derive from it: compute it once
-        for j, (lookup, key, by_norm) in enumerate(self._keys):
-            block[:, j] = np.fromiter(map(lookup, map(key, norms if by_norm else tokens), repeat(UNK)),
-                                      dtype=np.int64, count=len(tokens))
+        classes = list(map(str.translate, tokens, repeat(_CLASSES)))
+        for j, (lookup, key, by_norm, of_classes) in enumerate(self._keys):
+            if of_classes is None:
+                ids = list(map(lookup, map(key, norms if by_norm else tokens), repeat(UNK)))
+            else:
+                ids = list(map(of_classes.get, classes))
+                i = -1
+                for _ in range(ids.count(None)):
+                    i = ids.index(None, i + 1)
+                    ids[i] = lookup(key(classes[i]), UNK)
+                    if len(of_classes) < self.ROWS_KEPT:
+                        of_classes[classes[i]] = ids[i]
+            block[:, j] = ids
         tokens.clear()
 
     def is_kept(self, row: int) -> bool:

@@ -15,6 +15,7 @@ import os
 import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from functools import partial
 from importlib import resources
 from itertools import accumulate, repeat
 from operator import add, gt, sub
@@ -54,6 +55,8 @@ class Entity(NamedTuple):
     def to_dict(self) -> dict:
         return {"text": self.text, "label": self.label, "start": self.start, "end": self.end, "score": self.score}
 
+
+_new_entity = partial(tuple.__new__, Entity)  # Entity from a tuple of its fields, at C level
 
 _helper_pool: ThreadPoolExecutor | None = None
 
@@ -329,23 +332,22 @@ class Tagger:
             index = {t: i for i, t in enumerate(self.tags)}  # B-LOC / I-LOC / O, runs of LOC words joined
             ids = np.array([index.get(t, 0) for seq in self._tag_names(ids, enc.lengths) for t in seq],
                            dtype=np.int64)
-        # decoding gives valid IOB2: an entity is a B-X and the I-X that follow it
+        # decoding gives valid IOB2: an entity is a B-X and the I-X that follow it. All at once in numpy,
+        # and the entities built by C-level maps (a Python loop per entity cost ~10% of tagging)
         prefix = self._prefix[ids]
         first = np.flatnonzero(prefix == 1)
         if not len(first):
             return results
-        offsets = np.concatenate([[0], np.cumsum(enc.lengths)])
-        sentence_of = (np.searchsorted(offsets, first, side="right") - 1).tolist()
-        inside = (prefix == 2).tolist() + [False]
-        total = np.concatenate([[0.0], np.cumsum(probs)]).tolist()
-        labels = [self._types[i] for i in ids[first].tolist()]
-        for b, si, label in zip(first.tolist(), sentence_of, labels):
-            e = b + 1
-            while inside[e]:
-                e += 1
-            start, end = starts[b], ends[e - 1]
-            score = round((total[e] - total[b]) / (e - b), 4)
-            results[si].append(Entity(texts[si][start:end], label, start, end, score))
+        stops = np.append(np.flatnonzero(prefix != 2), len(prefix))  # where a run of I-X ends
+        last = stops[np.searchsorted(stops, first, side="right")] - 1
+        total = np.concatenate([[0.0], np.cumsum(probs, dtype=np.float64)])
+        score = np.round((total[last + 1] - total[first]) / (last + 1 - first), 4).tolist()
+        text_of = (np.searchsorted(np.cumsum(enc.lengths), first, side="right")).tolist()
+        a, b = list(map(starts.__getitem__, first.tolist())), list(map(ends.__getitem__, last.tolist()))
+        strings = map(str.__getitem__, map(texts.__getitem__, text_of), map(slice, a, b))
+        labels = map(self._types.__getitem__, ids[first].tolist())
+        for i, entity in zip(text_of, map(_new_entity, zip(strings, labels, a, b, score))):
+            results[i].append(entity)
         return results
 
     def __call__(self, text: str | Sequence[str]) -> list[Entity] | list[list[Entity]]:

@@ -306,6 +306,14 @@ def test_encoded_types_describe_the_same_ids():
 
 
 @given(st.text(max_size=12))
+def test_keys_of_character_classes_are_the_keys_of_the_class_string(token):
+    from nerwin.features import _CLASSES, _OF_CLASSES, KEYS
+
+    for name in _OF_CLASSES:
+        assert KEYS[name](token.translate(_CLASSES)) == KEYS[name](token)
+
+
+@given(st.text(max_size=12))
 def test_keys_from_the_normalized_word_equal_the_columns_keys(token):
     from nerwin.features import _OF_NORMALIZED, KEYS, normalize_word
 
