@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 from importlib import resources
 from itertools import accumulate, repeat
-from operator import add, gt, sub
+from operator import add, and_, gt, sub
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -72,7 +72,10 @@ def _single_spaced(texts: list[str]) -> list[str] | None:
     only its first one starts a line. Otherwise None."""
     joined = " ".join(texts)
     chunks = joined.split(" ")
-    return chunks if chunks == joined.split() else None
+    if "" in chunks:
+        return None
+    # whitespace other than " " is not printable; other unprintable characters take the exact test
+    return chunks if joined.isprintable() or chunks == joined.split() else None
 
 
 def _joined(texts: list[str | Sequence[str]]) -> list[str]:
@@ -254,10 +257,7 @@ class Tagger:
             if m:
                 found[j] = f
         if None in found:  # chunks not met before
-            first, last, j = set(firsts), set(lasts), -1
-            for _ in range(found.count(None)):
-                j = found.index(None, j + 1)
-                found[j] = self._chunk_rows_of((chunks[j], j in first, j not in last))
+            self._add_new_chunks(chunks, found, set(firsts), set(lasts))
         lens = list(map(len, chunks))
         at = np.fromiter(accumulate(map(add, lens, repeat(1)), initial=0), dtype=np.int64, count=len(chunks) + 1)
         at = (at[:-1] - np.repeat(at[firsts], counts)).tolist()  # each chunk's start in its line
@@ -297,6 +297,29 @@ class Tagger:
                     starts.append(a + s)
                     ends.append(a + e)
                 rows += found[1]
+
+    def _add_new_chunks(self, chunks: list[str], found: list, first: set[int], last: set[int]) -> None:
+        """Fill the holes (None) of `found` for `_add_lines`: chunks at these indices were not met
+        before (or not at a line's edge); `first` and `last` hold the indices of lines' edge chunks."""
+        holes, j = [], -1
+        for _ in range(found.count(None)):
+            j = found.index(None, j + 1)
+            holes.append(j)
+        words = list(map(chunks.__getitem__, holes))
+        plain = list(map(and_, map(str.isascii, words), map(str.isalnum, words)))
+        feat, inner, edge = self.featurizer, self._inner_chunks, self._edge_chunks
+        for j, word, alone in zip(holes, words, plain):
+            key = (word, j in first, j not in last)
+            if not alone:  # the tokenizer's rules may split it
+                found[j] = self._chunk_rows_of(key)
+                continue
+            found[j] = r = feat.row(word)  # letters and digits only: one token, wherever it stands
+            if feat.is_kept(r) and len(word) <= 64:
+                if key[1:] == (False, True):
+                    if len(inner) < 200_000:
+                        inner[word] = r
+                elif len(edge) < 200_000:
+                    edge[key] = r
 
     def _chunk_rows_of(self, key: tuple[str, bool, bool]) -> int | tuple[tuple, tuple[int, ...]]:
         """A chunk's feature row if it is one token, else its tokens and their rows (see `chunk_keys`

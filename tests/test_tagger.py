@@ -255,6 +255,18 @@ def test_tag_texts_memo_path_gives_the_entities_of_the_plain_path():
     assert spans[3] == [("Talvo", 0, 5), ("Brenwick", 6, 14), ("of", 15, 17), ("Velmora", 18, 25)]
 
 
+@pytest.mark.parametrize("odd", ["\u200b", "\xa0", "\u2028", "\x1c", "\t", "\xad"])
+def test_texts_with_unprintable_or_unusual_whitespace_take_the_right_path(odd):
+    """Whitespace other than a single space sends a batch to the text-by-text path; characters that
+    are unprintable but not whitespace (zero-width space, soft hyphen) keep it on the batch path."""
+    tagger, fresh = nerwin.load(tiny_model()), nerwin.load(tiny_model())
+    from nerwin.tokenize import token_spans
+
+    texts = [f"Talvo{odd}Brenwick visited Velmora .", f"Quillon said{odd} Zorvath", f"{odd}Velmora", "Talvo ."]
+    assert tagger.tag_texts(texts) == _reference_entities(fresh, texts)
+    assert tagger.tokens_and_entities(texts)[0] == [token_spans(t) for t in texts]
+
+
 def _as_text(text):
     return text if isinstance(text, str) else " ".join(text)
 
