@@ -256,9 +256,10 @@ def test_tag_texts_memo_path_gives_the_entities_of_the_plain_path():
 
 
 @pytest.mark.parametrize("odd", ["\u200b", "\xa0", "\u2028", "\x1c", "\t", "\xad"])
-def test_texts_with_unprintable_or_unusual_whitespace_take_the_right_path(odd):
+def test_texts_with_unprintable_characters_or_unusual_whitespace_tag_as_the_plain_path(odd):
     """Whitespace other than a single space sends a batch to the text-by-text path; characters that
-    are unprintable but not whitespace (zero-width space, soft hyphen) keep it on the batch path."""
+    are unprintable but not whitespace (zero-width space, soft hyphen) keep it on the batch path.
+    Either way: the tokens and entities of tokenize + encode + predict."""
     tagger, fresh = nerwin.load(tiny_model()), nerwin.load(tiny_model())
     from nerwin.tokenize import token_spans
 
