@@ -18,8 +18,9 @@ import nerwin
 from nerwin.tags import spans
 
 
-def classify(gold: list[str], pred: list[str]) -> list[tuple[str, tuple[int, int]]]:
-    """(kind, token span) of each mistake in one sentence; see the module docstring for the kinds."""
+def classify(gold: list[str], pred: list[str]) -> list[tuple[str, str, tuple[int, int]]]:
+    """(kind, types, token span) of each mistake in one sentence: kind is "wrong type", "boundary",
+    "missed" or "spurious" (see the module docstring), types e.g. "LOC -> ORG" or "LOC"."""
     g = {(a, b): k for a, b, k in spans(gold)}
     p = {(a, b): k for a, b, k in spans(pred)}
 
@@ -30,10 +31,10 @@ def classify(gold: list[str], pred: list[str]) -> list[tuple[str, tuple[int, int
     for span, kind in g.items():
         if span in p:
             if p[span] != kind:
-                out.append((f"wrong type {kind} -> {p[span]}", span))
+                out.append(("wrong type", f"{kind} -> {p[span]}", span))
         else:
-            out.append((f"{'boundary' if overlaps(span, p) else 'missed'} {kind}", span))
-    out += [(f"spurious {kind}", span) for span, kind in p.items() if span not in g and not overlaps(span, g)]
+            out.append(("boundary" if overlaps(span, p) else "missed", kind, span))
+    out += [("spurious", kind, span) for span, kind in p.items() if span not in g and not overlaps(span, g)]
     return out
 
 
@@ -46,23 +47,21 @@ def main() -> None:
     args = ap.parse_args()
     sentences = load_split(data_folder(args.data), args.split)
     predicted = nerwin.load(args.model).tag_tokens([s.tokens for s in sentences])
-    counts: Counter[str] = Counter()
-    examples: dict[str, list[str]] = defaultdict(list)
+    by_kind: Counter[str] = Counter()
+    counts: Counter[tuple[str, str]] = Counter()
+    examples: dict[tuple[str, str], list[str]] = defaultdict(list)
     for s, pred in zip(sentences, predicted):
-        for kind, (a, b) in classify(s.tags, pred):
-            counts[kind] += 1
-            examples[kind].append(" ".join(s.tokens[a:b]))
-    gold_wrong = sum(n for k, n in counts.items() if not k.startswith("spurious"))
-    by_head = Counter()
-    for k, n in counts.items():
-        by_head[k.split(" ")[0] if not k.startswith("wrong") else "wrong type"] += n
-    print(f"{args.split}: {gold_wrong} gold entities not found exactly, {by_head['spurious']} spurious")
-    for head in ("wrong type", "boundary", "missed", "spurious"):
-        share = f" ({by_head[head] / gold_wrong:.0%} of the gold ones)" if head != "spurious" and gold_wrong else ""
-        print(f"  {head:<11} {by_head[head]:>5}{share}")
+        for kind, types, (a, b) in classify(s.tags, pred):
+            by_kind[kind] += 1
+            counts[kind, types] += 1
+            examples[kind, types].append(" ".join(s.tokens[a:b]))
+    gold_wrong = by_kind.total() - by_kind["spurious"]
+    print(f"{args.split}: {gold_wrong} gold entities not found exactly, {by_kind['spurious']} spurious")
+    for kind in ("wrong type", "boundary", "missed"):
+        print(f"  {kind:<11} {by_kind[kind]:>5} ({by_kind[kind] / max(gold_wrong, 1):.0%} of the gold ones)")
     print()
-    for kind, n in counts.most_common():
-        print(f"{n:>5}  {kind:<22} {', '.join(examples[kind][:args.examples])}")
+    for (kind, types), n in counts.most_common():
+        print(f"{n:>5}  {kind + ' ' + types:<22} {', '.join(examples[kind, types][:args.examples])}")
 
 
 if __name__ == "__main__":
