@@ -160,6 +160,7 @@ class WindowModel(nn.Module):
             raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(nn.ACTIVATIONS)}")
         self.embeddings = [nn.Embedding(v, d, rng) for v, d in zip(vocab_sizes, dims)]
         self.hidden = nn.Linear(width * sum(dims), hidden, rng)
+        self.activation_name = activation
         self.activation = nn.ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout, rng)
         self.input_dropout = nn.Dropout(input_dropout, rng)
@@ -169,6 +170,20 @@ class WindowModel(nn.Module):
             self.start = nn.Parameter(np.zeros(n_out, dtype=np.float32))
             self.transitions = nn.Parameter(np.zeros((n_out, n_out), dtype=np.float32))
             self.end = nn.Parameter(np.zeros(n_out, dtype=np.float32))
+
+    def hparams(self) -> dict:
+        """The network's own settings as JSON (a model folder's "network"); the table sizes come from the
+        feature columns and the tag set. `from_hparams` reads them back: the one place for both."""
+        return {"hidden": self.hidden.weight.shape[1], "activation": self.activation_name,
+                "dropout": self.dropout.p, "crf": self.crf, "input_dropout": self.input_dropout.p}
+
+    @classmethod
+    def from_hparams(cls, hp: dict, vocab_sizes: list[int], dims: list[int], width: int, n_out: int,
+                     rng: np.random.Generator | None = None) -> WindowModel:
+        """A network with the settings `hparams` wrote, weights initialized from `rng`."""
+        return cls(vocab_sizes, dims, width, int(hp["hidden"]), n_out, hp["activation"], float(hp["dropout"]),
+                   rng if rng is not None else np.random.default_rng(0), crf=bool(hp.get("crf", False)),
+                   input_dropout=float(hp.get("input_dropout", 0.0)))
 
     def forward(self, windows: list[np.ndarray]) -> Tensor:
         """windows: one (n, width) id matrix per feature column -> (n, n_out) scores."""

@@ -176,6 +176,11 @@ class Tagger:
             at += n
         return out
 
+    def tag_encoded(self, enc: Encoded) -> list[list[str]]:
+        """IOB2 tags of sentences already encoded by this tagger's featurizer."""
+        ids, _ = self.predict(enc)
+        return self._tag_names(ids, enc.lengths)
+
     # ---- public API --------------------------------------------------------------------------
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """IOB2 tags for pre-split sentences (lists of tokens)."""
@@ -386,6 +391,7 @@ class Tagger:
         config["features"] = {"half_window": self.featurizer.half,
                               "columns": [{"name": c.name, "dim": c.dim} for c in self.featurizer.columns]}
         config["tags"] = self.tags
+        config["network"] = self.model.hparams()
         extra = {"README.md": card} if card else None
         return serialize.save_folder(path, config, vocab, self.model.state_dict(), extra)
 
@@ -415,10 +421,9 @@ class Tagger:
             raise NerwinError(f"{Path(path) / serialize.WEIGHTS}: holds {saved:,} numbers but {where} "
                               f"describes a network of {size:,}")
         try:
-            model = WindowModel([len(c.vocab) for c in featurizer.columns], dims, featurizer.width, hidden,
-                                n_out, net["activation"], float(net["dropout"]), np.random.default_rng(0),
-                                crf=crf)
-        except (TypeError, ValueError) as e:
+            model = WindowModel.from_hparams(net, [len(c.vocab) for c in featurizer.columns], dims,
+                                             featurizer.width, n_out)
+        except (KeyError, TypeError, ValueError) as e:
             raise NerwinError(f"{where}: incomplete or inconsistent model config ({e!s})") from None
         try:
             model.load_state_dict(arrays)
