@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import re
 import string
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from operator import itemgetter
 
 import numpy as np
@@ -126,9 +124,6 @@ class Encoded:
 
     `ids[c]` holds column c's ids over the padded stream; `positions[i]` is the stream position of the
     i-th real token; `tags` its tag id (or -1 when unknown); `lengths` the sentence lengths.
-    The same stream by token types: `types` numbers each distinct token (the pad is one too), and
-    `type_ids[c][t]` is type t's id in column c, so ids[c] == type_ids[c][types]. `type_keys[t]` names
-    type t for as long as the featurizer lives (its row, see `Featurizer.row`), or is -1 if it does not.
     """
 
     ids: list[np.ndarray]
@@ -136,21 +131,28 @@ class Encoded:
     tags: np.ndarray
     lengths: np.ndarray
     half: int
-    types: np.ndarray
-    type_ids: np.ndarray
-    type_keys: np.ndarray
 
-    def _where(self, batch_positions: np.ndarray) -> np.ndarray:
+    def where(self, batch_positions: np.ndarray) -> np.ndarray:
+        """(n, 2*half+1) stream positions of the windows around these positions."""
         return batch_positions[:, None] + np.arange(-self.half, self.half + 1)[None, :]
 
     def windows(self, batch_positions: np.ndarray) -> list[np.ndarray]:
         """(n, 2*half+1) id matrices, one per column, for the tokens at these stream positions."""
-        where = self._where(batch_positions)
+        where = self.where(batch_positions)
         return [ids[where] for ids in self.ids]
 
-    def type_windows(self, batch_positions: np.ndarray) -> np.ndarray:
-        """(n, 2*half+1) token types (see `type_ids`) of the windows at these stream positions."""
-        return self.types[self._where(batch_positions)]
+
+def stream_positions(lengths: np.ndarray, half: int) -> np.ndarray:
+    """Where each token sits in a stream with `half` pads before, between and after the sentences:
+    token k of sentence i sits after i+1 gaps, at k + half * (i + 1)."""
+    return np.arange(int(lengths.sum()), dtype=np.int64) + half * np.repeat(np.arange(1, len(lengths) + 1), lengths)
+
+
+def tag_ids(tags: Sequence[Sequence[int]] | None, n_tokens: int) -> np.ndarray:
+    """The tag ids of every token in turn, or -1 for each where they are not known."""
+    if tags is None:
+        return np.full(n_tokens, -1, dtype=np.int64)
+    return np.fromiter((t for seq in tags for t in seq), dtype=np.int64, count=n_tokens)
 
 
 class Featurizer:
@@ -161,17 +163,6 @@ class Featurizer:
             raise ValueError("window must be >= 0 words on each side")
         self.columns = columns
         self.half = half_window
-        # Every distinct token met is a row of `_rows`: its id in each column (memoized, as text repeats
-        # a lot). Row 0 is all pads. Past ROWS_KEPT tokens, new ones get rows for one call only.
-        self._row_of: dict[str, int] = {}
-        self._rows = np.zeros((1024, len(columns)), dtype=np.int64)
-        self._n_rows = 1
-        self._unfilled: list[str] = []  # the tokens of the last rows handed out, filled in one go by `_fill`
-        self.lock = threading.RLock()  # hold it from `begin` until the rows are encoded
-        # for `_fill`, per column: vocabulary lookup, key function, whether it takes the normalized word,
-        # and for keys of character classes, the id of each class string met
-        self._keys = [(c.index.get, c.key if c.of_normalized is None else c.of_normalized, c.of_normalized is not None,
-                       {} if c.name in _OF_CLASSES else None) for c in columns]
 
     @property
     def width(self) -> int:
@@ -196,83 +187,36 @@ class Featurizer:
             columns.append(FeatureColumn(name, dim, [PAD_KEY, UNK_KEY, *keys]))
         return cls(columns, half_window)
 
-    ROWS_KEPT = 500_000
+    def ids(self, tokens: Sequence[str]) -> np.ndarray:
+        """(n, columns) int64: each token's id in every column (UNK for keys not in a vocabulary).
 
-    def begin(self) -> None:
-        """Start a new batch of `row` calls (under `lock`): forget the rows kept for one call only."""
-        self._fill()  # rows handed out by a call that never reached encode_rows
-        self._n_rows = len(self._row_of) + 1
-
-    def row(self, token: str) -> int:
-        """The row of `_rows` holding the token's id in every column (call under `lock`, after `begin`).
-        A new token's ids are filled in later, with the other new tokens of the call (`_fill`)."""
-        found = self._row_of.get(token)
-        if found is not None:
-            return found
-        r = self._n_rows
-        if r == len(self._rows):
-            self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
-        self._unfilled.append(token)
-        self._n_rows = r + 1
-        if r <= self.ROWS_KEPT:
-            self._row_of[token] = r
-        return r
-
-    def _fill(self) -> None:
-        """Compute the ids of the new tokens' rows, a column at a time: one `map` per column instead of
-        a Python loop over columns per word."""
-        tokens = self._unfilled
-        if not tokens:
-            return
-        block = self._rows[self._n_rows - len(tokens):self._n_rows]
-        norms = list(map(normalize_word, tokens))  # most keys derive from it: compute it once
-        classes = list(map(str.translate, tokens, repeat(_CLASSES)))
-        for j, (lookup, key, by_norm, of_classes) in enumerate(self._keys):
-            if of_classes is None:
-                ids = list(map(lookup, map(key, norms if by_norm else tokens), repeat(UNK)))
+        A column at a time: the lowercased word is computed once per token (most keys are a part of it),
+        and keys that depend only on character classes (caps, shape) once per class string of the call
+        ("Paris" and "Quinn" are both "Xxxxx")."""
+        out = np.empty((len(tokens), len(self.columns)), dtype=np.int64)
+        norms = [normalize_word(t) for t in tokens]
+        classes = [t.translate(_CLASSES) for t in tokens]
+        for j, column in enumerate(self.columns):
+            lookup = column.index.get
+            if column.name in _OF_CLASSES:
+                of_class = {c: lookup(column.key(c), UNK) for c in dict.fromkeys(classes)}
+                out[:, j] = [of_class[c] for c in classes]
+            elif column.of_normalized is not None:
+                key = column.of_normalized
+                out[:, j] = [lookup(key(n), UNK) for n in norms]
             else:
-                ids = list(map(of_classes.get, classes))
-                i = -1
-                for _ in range(ids.count(None)):
-                    i = ids.index(None, i + 1)
-                    ids[i] = lookup(key(classes[i]), UNK)
-                    if len(of_classes) < self.ROWS_KEPT:
-                        of_classes[classes[i]] = ids[i]
-            block[:, j] = ids
-        tokens.clear()
-
-    def is_kept(self, row: int) -> bool:
-        """Whether a row stays valid after the next `begin` (rows of tokens past ROWS_KEPT do not)."""
-        return row <= len(self._row_of)
+                out[:, j] = [lookup(column.key(t), UNK) for t in tokens]
+        return out
 
     def encode(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int]] | None = None) -> Encoded:
         """Flat padded id streams for a list of tokenized sentences (and their tag ids, if known)."""
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
-        with self.lock:
-            self.begin()
-            get, row = self._row_of.get, self.row
-            rows = np.fromiter((get(t) or row(t) for s in sentences for t in s), dtype=np.int64,
-                               count=int(lengths.sum()))
-            return self.encode_rows(rows, lengths, tags)
-
-    def encode_rows(self, rows: np.ndarray, lengths: np.ndarray,
-                    tags: Sequence[Sequence[int]] | None = None) -> Encoded:
-        """`encode` from the tokens' rows (see `row`; under `lock`, before the next `begin`)."""
-        self._fill()
-        h, n_tokens = self.half, len(rows)
-        # token k of sentence i sits after i+1 gaps of h pads: stream position k + h * (i + 1)
-        positions = np.arange(n_tokens, dtype=np.int64) + h * np.repeat(np.arange(1, len(lengths) + 1), lengths)
-        stream = np.zeros(n_tokens + h * (len(lengths) + 1), dtype=np.int64)  # row 0: pads
-        stream[positions] = rows
-        if tags is None:
-            tag_ids = np.full(n_tokens, -1, dtype=np.int64)
-        else:
-            tag_ids = np.fromiter((t for seq in tags for t in seq), dtype=np.int64, count=n_tokens)
-        kinds, types = np.unique(stream, return_inverse=True)  # the pad row 0 is type 0
-        type_ids = np.ascontiguousarray(self._rows[kinds].T)
-        ids = [column[types] for column in type_ids]
-        keys = np.where(kinds <= len(self._row_of), kinds, -1)  # rows kept for one call only have no key
-        return Encoded(ids, positions, tag_ids, np.asarray(lengths, dtype=np.int64), h, types, type_ids, keys)
+        ids = self.ids([t for s in sentences for t in s])
+        positions = stream_positions(lengths, self.half)
+        stream = np.zeros((len(positions) + self.half * (len(lengths) + 1), len(self.columns)), dtype=np.int64)
+        stream[positions] = ids  # PAD (0) elsewhere
+        return Encoded([np.ascontiguousarray(stream[:, c]) for c in range(len(self.columns))], positions,
+                       tag_ids(tags, len(positions)), lengths, self.half)
 
     def to_json(self) -> dict:
         return {"half_window": self.half, "columns": [c.to_json() for c in self.columns]}

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-__all__ = ["Token", "chunk_keys", "chunk_tokens", "single_spaced", "token_spans", "tokenize", "tokenize_many"]
+__all__ = ["Token", "chunk_keys", "chunk_tokens", "tokenize", "tokenize_many"]
 
 
 class Token(NamedTuple):
@@ -69,76 +69,32 @@ _TOKEN = re.compile(
 
 
 _CHUNK = re.compile(r"\S+")
-_chunks: dict[tuple[str, bool, bool], tuple[tuple[str, int, int], ...]] = {}
 
 
-def _chunk_tokens(chunk: str, line_start: bool, space_after: bool) -> tuple[tuple[str, int, int], ...]:
-    """The tokens of one whitespace-free chunk, offsets relative to it (memoized: chunks repeat a lot).
+def chunk_tokens(key: tuple[str, bool, bool]) -> tuple[tuple[str, int, int], ...]:
+    """The tokens of one whitespace-free chunk given its key from `chunk_keys`, offsets relative to it.
 
     The expression above looks at most one character past a chunk (whitespace or the text's end) and
-    anchors `^` at line starts, so the chunk is matched with that context recreated around it."""
-    key = (chunk, line_start, space_after)
-    found = _chunks.get(key)
-    if found is None and chunk.isascii() and chunk.isalnum():  # letters and digits only: one word, no rule
-        found = ((chunk, 0, len(chunk)),)                         # above splits or joins it
-    if found is None:
-        pad = 0 if line_start else 1
-        padded = " " * pad + chunk + (" " if space_after else "")
-        found = tuple((m.group(), m.start() - pad, m.end() - pad) for m in _TOKEN.finditer(padded))
-        if len(chunk) <= 64 and len(_chunks) < 200_000:
-            _chunks[key] = found
-    return found
-
-
-def single_spaced(text: str, chunks: list[str]) -> bool:
-    """Whether `chunks` (text.split()) are joined by single spaces, with no other whitespace anywhere:
-    then a chunk starts one past the previous one's end, is at a line start only if first, and is
-    followed by more text unless last."""
-    gaps = len(chunks) - 1
-    return bool(chunks) and text.count(" ") == gaps and len(text) == gaps + sum(map(len, chunks))
+    anchors `^` at line starts, so a chunk's tokens depend on its key alone (tested against `tokenize`):
+    the chunk is matched with that context recreated around it."""
+    chunk, line_start, space_after = key
+    if chunk.isascii() and chunk.isalnum():  # letters and digits only: no rule above splits or joins them
+        return ((chunk, 0, len(chunk)),)
+    pad = 0 if line_start else 1
+    padded = " " * pad + chunk + (" " if space_after else "")
+    return tuple((m.group(), m.start() - pad, m.end() - pad) for m in _TOKEN.finditer(padded))
 
 
 def chunk_keys(text: str) -> list[tuple[int, tuple[str, bool, bool]]]:
     """Each whitespace-free chunk of the text: its start offset and its key (chunk, at a line start,
     more text follows), which is all its tokens depend on (see `chunk_tokens`)."""
     n = len(text)
-    chunks = text.split()
-    if single_spaced(text, chunks):  # offsets follow from the lengths
-        out, a = [], 0
-        for chunk in chunks:
-            b = a + len(chunk)
-            out.append((a, (chunk, a == 0, b < n)))
-            a = b + 1
-        return out
     return [(m.start(), (m.group(), m.start() == 0 or text[m.start() - 1] == "\n", m.end() < n))
             for m in _CHUNK.finditer(text)]
 
 
-def chunk_tokens(key: tuple[str, bool, bool]) -> tuple[tuple[str, int, int], ...]:
-    """The tokens of one chunk given its key from `chunk_keys`, offsets relative to the chunk."""
-    return _chunks.get(key) or _chunk_tokens(*key)
-
-
-def token_spans(text: str) -> list[tuple[str, int, int]]:
-    """Like `tokenize`, as plain (text, start, end) tuples: the fast path used for tagging."""
-    out: list[tuple[str, int, int]] = []
-    append, cache = out.append, _chunks
-    for a, key in chunk_keys(text):
-        tokens = cache.get(key) or _chunk_tokens(*key)
-        if len(tokens) == 1:
-            append((key[0], a, a + len(key[0])))  # the chunk is one token: the common case
-        else:
-            out.extend((t, a + s, a + e) for t, s, e in tokens)
-    return out
-
-
 def tokenize(text: str) -> list[Token]:
     """Tokenize one text; empty or whitespace-only text gives ``[]``."""
-    return [Token._make(t) for t in token_spans(text)]
-
-
-def _tokenize_whole(text: str) -> list[Token]:
-    """The same tokens, matched over the whole text at once (the reference `token_spans` is tested against)."""
     return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 

@@ -304,8 +304,8 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
                 snapshots = (snapshots + [model.state_dict()])[-config.average:]
                 raw = {name: p.data for name, p in model.named_parameters()}
                 model.load_state_dict(_mean(snapshots))
-            ids, _ = tagger.predict(dev_enc)
-            dev_f1 = strict_f1(dev_gold, tagger._tag_names(ids, dev_enc.lengths))
+            tagger = Tagger(featurizer, model, tags, saved_config)  # a tagger reads the weights when made
+            dev_f1 = strict_f1(dev_gold, tagger.tag_encoded(dev_enc))
             improved = dev_f1 > best_f1
             entry = {"epoch": epoch, "loss": total_loss / n, "dev_f1": dev_f1, "lr": opt.lr,
                      "train_seconds": round(epoch_seconds, 2), "tokens_per_second": round(n / epoch_seconds),

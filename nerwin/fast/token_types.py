@@ -1,14 +1,14 @@
-"""Numba kernels of the tagging forward pass by token types (see `nerwin.model.WindowModel.infer`).
+"""Numba kernels of the first layer by token types (see `nerwin.fast.scorer`).
 
-A type is a distinct token of a batch: the tuple of its ids in every feature column. The kernels number
-the types of a batch of windows, gather each type's embeddings once, and sum the projected rows of a
-window's w slots. Compiled lazily and cached like the engine's kernels (`nerwin.autodiff.kernels`).
+A token type is a distinct token of a batch: the tuple of its ids in every feature column. These kernels
+number the token types of a batch of windows, gather each type's embeddings once, and sum the projected
+rows of a window's w slots.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .autodiff.kernels import jit as _jit
+from ..autodiff.kernels import jit as _jit
 
 
 @_jit
