@@ -121,8 +121,7 @@ class Scorer:
     """Scores (N, n_out) of a WindowModel in eval mode, from a copy of its weights taken now."""
 
     def __init__(self, model):
-        self.tables = [np.ascontiguousarray(e.weight.data, dtype=np.float32) for e in model.embeddings]
-        self.tables = [t.copy() for t in self.tables]
+        self.tables = [e.weight.data.copy() for e in model.embeddings]
         self.w1, self.b1 = model.hidden.weight.data.copy(), model.hidden.bias.data.copy()
         self.w2, self.b2 = model.output.weight.data.copy(), model.output.bias.data.copy()
         self.activate = _ACTIVATE_IN_PLACE[model.activation_name]
