@@ -22,9 +22,9 @@ import numpy as np
 if TYPE_CHECKING:  # imported where first used: concurrent.futures costs ~15 ms of start-up
     from concurrent.futures import ThreadPoolExecutor
 
-from . import inference, nn
+from . import inference
 from .autodiff import functions as F
-from .autodiff import kernels
+from .autodiff import kernels, nn
 from .autodiff.tensor import Tensor
 
 __all__ = ["WindowModel"]

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, optim
+from . import __version__
 from .autodiff import functions as F
+from .autodiff import optim
 from .errors import NerwinError
 from .features import KEYS, UNK, Featurizer
 from .metrics import strict_f1

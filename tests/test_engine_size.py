@@ -15,11 +15,11 @@ def _non_blank_lines(path: Path) -> int:
 
 
 def test_engine_line_budget():
-    engine = sorted((PACKAGE / "autodiff").glob("*.py"))
+    engine = sorted(p for p in (PACKAGE / "autodiff").glob("*.py") if p.name not in ("nn.py", "optim.py"))
     assert {p.name for p in engine} >= {"tensor.py", "functions.py", "kernels.py", "gradcheck.py"}
     counts = {f"autodiff/{p.name}": _non_blank_lines(p) for p in engine}
     total = sum(counts.values())
-    counts.update({name: _non_blank_lines(PACKAGE / name) for name in ("nn.py", "optim.py")})
+    counts.update({name: _non_blank_lines(PACKAGE / "autodiff" / name) for name in ("nn.py", "optim.py")})
     for name, n in counts.items():
         print(f"{name:<24} {n:>5}")
     print(f"{'engine total':<24} {total:>5} / {ENGINE_BUDGET}")

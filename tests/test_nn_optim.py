@@ -11,7 +11,7 @@ import pytest
 from nerwin import nn
 from nerwin.autodiff import RowGrad, tensor
 from nerwin.autodiff import functions as F
-from nerwin.optim import SGD, Adam, clip_grad_norm
+from nerwin.autodiff.optim import SGD, Adam, clip_grad_norm
 
 
 def _param(x, dtype=np.float64):

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .autodiff import kernels
-from .autodiff.tensor import RowGrad, Tensor
+from . import kernels
+from .tensor import RowGrad, Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm"]
 

@@ -1,6 +1,6 @@
 """Layers: Module, Embedding, Linear, Dropout, activations, Sequential.
 
-General building blocks over `nerwin.autodiff`; they know nothing of words or tags.
+General building blocks over the autodiff engine of this folder.
 Initialization takes a `numpy.random.Generator`, so the same seed gives the same model.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .autodiff import functions as F
-from .autodiff.tensor import Tensor
+from . import functions as F
+from .tensor import Tensor
 
 __all__ = ["Parameter", "Module", "Embedding", "Linear", "Dropout", "Tanh", "ReLU", "Sigmoid", "HardTanh",
            "Sequential", "ACTIVATIONS"]
