@@ -33,7 +33,8 @@ from .functions import (
                         window_gather,
 )
 from .gradcheck import GradcheckError, gradcheck
-from .tensor import Context, Function, RowGrad, Tensor, grad, is_grad_enabled, no_grad, tensor, unbroadcast
+from .sparse import RowGrad
+from .tensor import Context, Function, Tensor, grad, is_grad_enabled, no_grad, tensor, unbroadcast
 
 __all__ = [
     "Tensor", "tensor", "Function", "Context", "RowGrad", "grad", "no_grad", "is_grad_enabled", "unbroadcast",

@@ -12,7 +12,8 @@ import builtins
 import numpy as np
 
 from . import kernels
-from .tensor import Function, RowGrad, Tensor
+from .sparse import RowGrad
+from .tensor import Function, Tensor
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear", "exp", "log", "sum", "mean", "max",

@@ -18,7 +18,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from . import kernels
-from .tensor import RowGrad, Tensor
+from .sparse import RowGrad
+from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm"]
 
