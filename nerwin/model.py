@@ -22,7 +22,7 @@ import numpy as np
 if TYPE_CHECKING:  # imported where first used: concurrent.futures costs ~15 ms of start-up
     from concurrent.futures import ThreadPoolExecutor
 
-from . import inference
+from . import decode, inference
 from .autodiff import functions as F
 from .autodiff import kernels, nn
 from .autodiff.tensor import Tensor
@@ -209,7 +209,7 @@ class WindowModel(nn.Module):
         So each type is projected once for every slot, P = E_types W1' ((k, D) x (D, w*hidden)), and a
         window's pre-activation is the sum of w rows of P: k/n of the multiply-adds of x W1, and no x."""
         ws = workspace if workspace is not None else {}
-        if windows[0].shape[0] < kernels.SMALL:  # a sentence or two: plain numpy (no numba import)
+        if windows[0].shape[0] < decode.SMALL:  # a sentence or two: plain numpy (no numba import)
             tables = [emb.weight.data for emb in self.embeddings]
             h = _buffer(ws, "h", (windows[0].shape[0], self.hidden.weight.shape[1]))
             np.matmul(kernels.window_gather(tables, windows), self.hidden.weight.data, out=h)
@@ -227,7 +227,7 @@ class WindowModel(nn.Module):
         the windows' ids into types. With `type_keys` (a name per type that stays valid between calls,
         -1 for none, as `Encoded.type_keys`), the workspace keeps the projections of types met again
         (see `_Projections`): reuse the workspace only while the weights stay the same."""
-        if slot_types.shape[0] < kernels.SMALL:
+        if slot_types.shape[0] < decode.SMALL:
             return self.infer([column[slot_types] for column in type_ids], workspace)
         ws = workspace if workspace is not None else {}
         inv = _buffer(ws, "types", slot_types.shape, np.int32)

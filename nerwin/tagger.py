@@ -28,8 +28,7 @@ if TYPE_CHECKING:  # imported where first used: concurrent.futures costs ~15 ms 
     from concurrent.futures import ThreadPoolExecutor
 
 from . import serialize
-from .autodiff import kernels
-from .decode import allowed_transitions, decode, log_softmax_rows
+from .decode import SMALL, allowed_transitions, crf_marginals, decode, log_softmax_rows
 from .errors import NerwinError
 from .features import Encoded, Featurizer
 from .model import WindowModel
@@ -153,12 +152,12 @@ class Tagger:
         if self.model.crf:  # scores: the CRF's marginal probability of each decoded tag
             m = self.model
             start, trans = self.start + m.start.data, self.trans + m.transitions.data
-            if len(raw) < kernels.SMALL:
+            if len(raw) < SMALL:
                 ids = decode(raw, enc.lengths, start, trans, m.end.data, normalize=False)
             else:  # the two kernels release the GIL: decode on another core meanwhile
                 future = _helper().submit(decode, raw, enc.lengths, start, trans, m.end.data, normalize=False)
-            marginals = kernels.crf_marginals(raw, enc.lengths, start, trans, m.end.data)
-            if len(raw) >= kernels.SMALL:
+            marginals = crf_marginals(raw, enc.lengths, start, trans, m.end.data)
+            if len(raw) >= SMALL:
                 ids = future.result()
             return ids, marginals[np.arange(len(ids)), ids]
         logp = log_softmax_rows(raw.astype(np.float64))  # once: Viterbi adds these, the score reads them

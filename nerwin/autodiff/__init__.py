@@ -12,7 +12,6 @@ from . import functions, nn, optim
 from .functions import (
                         binary_cross_entropy_with_logits,
                         concatenate,
-                        crf_nll,
                         cross_entropy,
                         dropout,
                         exp,
@@ -33,13 +32,14 @@ from .functions import (
                         window_gather,
 )
 from .gradcheck import GradcheckError, gradcheck
+from .kernels import jit
 from .sparse import RowGrad
 from .tensor import Context, Function, Tensor, grad, is_grad_enabled, no_grad, tensor, unbroadcast
 
 __all__ = [
     "Tensor", "tensor", "Function", "Context", "RowGrad", "grad", "no_grad", "is_grad_enabled", "unbroadcast",
-    "gradcheck", "GradcheckError", "functions", "nn", "optim",
+    "gradcheck", "GradcheckError", "jit", "functions", "nn", "optim",
     "exp", "log", "matmul", "linear", "reshape", "transpose", "concatenate", "gather", "window_gather",
     "sigmoid", "tanh", "relu", "hardtanh", "softmax", "log_softmax",
-    "cross_entropy", "binary_cross_entropy_with_logits", "crf_nll", "mse_loss", "kl_div", "dropout",
+    "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "kl_div", "dropout",
 ]

@@ -19,7 +19,7 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear", "exp", "log", "sum", "mean", "max",
     "reshape", "transpose", "concatenate", "rows", "gather", "window_gather",
     "sigmoid", "tanh", "relu", "hardtanh", "softmax", "log_softmax",
-    "cross_entropy", "binary_cross_entropy_with_logits", "crf_nll", "mse_loss", "kl_div", "dropout",
+    "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "kl_div", "dropout",
 ]
 
 
@@ -389,21 +389,6 @@ class BCEWithLogits(Function):
         return gx, gy
 
 
-class CRFNegLogLikelihood(Function):
-    @staticmethod
-    def forward(ctx, scores, start, trans, end, *, lengths, targets, scale):
-        """scale * sum over chains of (log Z - score of the target path), by the forward algorithm;
-        d/d(scores, start, trans, end) = scale * (expected counts - observed counts)"""
-        total, *grads = kernels.crf_nll(scores, lengths, targets, start, trans, end)
-        ctx.grads = tuple((g * scale).astype(scores.dtype) for g in grads)
-        return np.asarray(total * scale, dtype=scores.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        g = float(grad)
-        return tuple(x * g for x in ctx.grads)
-
-
 class Dropout(Function):
     @staticmethod
     def forward(ctx, a, *, p, rng):
@@ -584,21 +569,6 @@ def binary_cross_entropy_with_logits(logits, targets) -> Tensor:
     """Mean binary cross-entropy of sigmoid(logits) against 0/1 targets, stable for any logits."""
     logits = _tensor(logits)
     return BCEWithLogits.apply(logits, _tensor(np.asarray(targets, dtype=logits.dtype), logits))
-
-
-def crf_nll(scores, start, trans, end, lengths, targets, reduction: str = "mean") -> Tensor:
-    """Linear-chain CRF loss: -log p(target path) for chains of `lengths` laid end to end in `scores`
-    (N, K); a path scores start[y_0] + sum scores[t, y_t] + sum trans[y_(t-1), y_t] + end[y_last].
-    "mean" divides by the number of positions N, "sum" does not."""
-    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
-    targets = np.ascontiguousarray(targets, dtype=np.int64)
-    scores = _tensor(scores)
-    if int(lengths.sum()) != scores.shape[0] or targets.shape != (scores.shape[0],):
-        raise ValueError("crf_nll: lengths must add up to the rows of scores, one target per row")
-    if reduction not in ("mean", "sum"):
-        raise ValueError("reduction must be 'mean' or 'sum'")
-    scale = 1.0 / builtins.max(scores.shape[0], 1) if reduction == "mean" else 1.0
-    return CRFNegLogLikelihood.apply(scores, start, trans, end, lengths=lengths, targets=targets, scale=scale)
 
 
 def mse_loss(pred, target) -> Tensor:
