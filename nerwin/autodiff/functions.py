@@ -370,7 +370,7 @@ class CrossEntropy(Function):
 
 class BCEWithLogits(Function):
     @staticmethod
-    def forward(ctx, logits, targets):
+    def forward(ctx, logits, *, targets):
         """mean of max(x,0) - x y + log(1 + e^-|x|) (stable); d/dx = (sigmoid(x) - y) / n"""
         e = np.exp(-np.abs(logits))
         loss = np.maximum(logits, 0) - logits * targets + np.log1p(e)
@@ -381,12 +381,7 @@ class BCEWithLogits(Function):
     @staticmethod
     def backward(ctx, grad):
         s, y = ctx.saved
-        n = s.size
-        gx = ((s - y) * (grad / n)).astype(s.dtype, copy=False)
-        gy = None
-        if ctx.needs_input_grad[1]:
-            raise NotImplementedError("binary_cross_entropy_with_logits: targets take no gradient")
-        return gx, gy
+        return (((s - y) * (grad / s.size)).astype(s.dtype, copy=False),)
 
 
 class Dropout(Function):
@@ -566,9 +561,9 @@ def cross_entropy(logits, targets, weights=None, reduction: str = "mean") -> Ten
 
 
 def binary_cross_entropy_with_logits(logits, targets) -> Tensor:
-    """Mean binary cross-entropy of sigmoid(logits) against 0/1 targets, stable for any logits."""
+    """Mean binary cross-entropy of sigmoid(logits) against 0/1 targets (constants), stable for any logits."""
     logits = _tensor(logits)
-    return BCEWithLogits.apply(logits, _tensor(np.asarray(targets, dtype=logits.dtype), logits))
+    return BCEWithLogits.apply(logits, targets=np.asarray(targets, dtype=logits.dtype))
 
 
 def mse_loss(pred, target) -> Tensor:

@@ -25,10 +25,8 @@ import numpy as np
 
 def _choose_cache_dir() -> None:
     """Point numba's cache at a writable folder when the package folder is not (must run before import)."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    if os.access(Path(__file__).parent, os.W_OK):
-        return
+    if os.environ.get("NUMBA_CACHE_DIR") or os.access(Path(__file__).parent, os.W_OK):
+        return  # chosen by the user, or numba's default (next to this file) works
     for base in (os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", tempfile.gettempdir()):
         # not plain "nerwin": a folder of that name in the working directory would shadow the package
         folder = Path(base) / "nerwin-numba-cache"
@@ -336,7 +334,8 @@ def sgd_dense(p, g, buf, lr, momentum, decay) -> None:
 
 
 @jit
-def _sgd_rows(p, rows, g, buf, lr, momentum, decay):
+def sgd_rows(p, rows, g, buf, lr, momentum, decay):
+    """SGD on the listed rows only (rows unique), in place (called directly: it has nothing to allocate)."""
     d = p.shape[1]
     for i in range(rows.shape[0]):
         r = rows[i]
@@ -346,11 +345,6 @@ def _sgd_rows(p, rows, g, buf, lr, momentum, decay):
                 buf[r, k] = momentum * buf[r, k] + step
                 step = buf[r, k]
             p[r, k] -= lr * step
-
-
-def sgd_rows(p, rows, g, buf, lr, momentum, decay) -> None:
-    """SGD on the listed rows only (rows unique)."""
-    _sgd_rows(p, rows, g, buf, lr, momentum, decay)
 
 
 @jit

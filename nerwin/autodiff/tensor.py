@@ -31,7 +31,7 @@ _grad_enabled = True
 
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
-    """Within this block ops record nothing (for evaluation and tagging)."""
+    """Within this block ops record nothing (for evaluation and inference)."""
     global _grad_enabled
     previous, _grad_enabled = _grad_enabled, False
     try:
@@ -295,10 +295,7 @@ def _backprop(root: Tensor, seed: np.ndarray, retain_graph: bool, targets: dict[
         if g is None:
             continue
         ctx = node._ctx
-        if targets is None and ctx is None:
-            yield node, g
-            continue
-        if targets is not None and id(node) in targets:
+        if (ctx is None) if targets is None else (id(node) in targets):  # a leaf, or a tensor asked for
             yield node, g
         if ctx is None:
             continue
