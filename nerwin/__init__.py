@@ -21,16 +21,23 @@ _LAZY = {
     "evaluate": "nerwin.evaluate",
     "NerwinError": "nerwin.errors",
 }
+_SUBMODULES = {  # the neural stack's layers and optimizers, as `from nerwin import nn, optim`
+    "nn": "nerwin.autodiff.nn",
+    "optim": "nerwin.autodiff.optim",
+}
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY, *_SUBMODULES]
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'nerwin' has no attribute {name!r}")
+    elif name in _SUBMODULES:
+        value = importlib.import_module(_SUBMODULES[name])
+    else:
+        raise AttributeError(f"module 'nerwin' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__():

@@ -9,7 +9,8 @@ of the 2h+1 words around t (padding beyond the sentence edges), laid side by sid
 
 With `crf=True` the model also holds a linear-chain CRF's learned start, transition and end scores
 (Collobert et al.'s sentence-level log-likelihood, `nerwin.crf`), decoded with Viterbi (`nerwin.decode`).
-Built only from the stack (`nerwin.autodiff`); the fast tagging forward pass is `nerwin.fast.scorer`.
+Built only from the stack (`nerwin.autodiff`: engine, layers, optimizers); the fast forward pass used
+for tagging is `nerwin.fast.scorer`, tested equal to this one.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import copy
 
 import numpy as np
 
-from . import nn
 from .autodiff import functions as F
+from .autodiff import nn
 from .autodiff.tensor import Tensor
 
 __all__ = ["WindowModel"]

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, optim
+from . import __version__
 from .autodiff import functions as F
+from .autodiff import optim
+from .crf import crf_nll
 from .errors import NerwinError
 from .features import KEYS, UNK, Featurizer
 from .metrics import strict_f1
@@ -276,8 +278,8 @@ def train(corpus, out: str | Path | None, config: TrainConfig | None = None, *, 
                     w[(singleton[w] & (draw < config.unk_rate)) | (draw < config.word_dropout)] = UNK
                 logits = model(windows)
                 if config.crf:
-                    loss = F.crf_nll(logits, F.add(model.start, tagger.start), F.add(model.transitions,
-                                     tagger.trans), model.end, lengths, enc.tags[batch])
+                    loss = crf_nll(logits, F.add(model.start, tagger.start), F.add(model.transitions,
+                                   tagger.trans), model.end, lengths, enc.tags[batch])
                 elif binary_y is None:
                     loss = F.cross_entropy(logits, enc.tags[batch])
                 else:

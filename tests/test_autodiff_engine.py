@@ -16,7 +16,7 @@ import pytest
 from nerwin import nn
 from nerwin.autodiff import Function, RowGrad, Tensor, grad, gradcheck, is_grad_enabled, no_grad, tensor
 from nerwin.autodiff import functions as F
-from nerwin.optim import SGD
+from nerwin.autodiff.optim import SGD
 
 
 def _t(x, dtype=np.float64):

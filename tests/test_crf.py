@@ -1,5 +1,6 @@
-"""The sentence-level (CRF) layer: its loss against brute-force enumeration, its gradients, Viterbi,
-and a CRF tagger trained, saved and loaded end to end."""
+"""The sentence-level (CRF) loss op (`nerwin.crf`): its kernel against brute-force enumeration in numpy,
+its gradients against central differences, and a CRF tagger trained, saved and loaded end to end.
+(Viterbi and the marginals: tests/test_decode.py.)"""
 from __future__ import annotations
 
 import itertools
@@ -10,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ner_helpers import TINY, toy_corpus
 
-from nerwin.autodiff import crf_nll, gradcheck, kernels
+from nerwin.autodiff import gradcheck
+from nerwin.crf import crf_nll
 from nerwin.tags import spans
 
 
@@ -54,21 +56,6 @@ def test_crf_gradients_match_central_differences(lengths, seed):
                      rng.normal(size=k), rng.normal(size=(k, k)), rng.normal(size=k))
 
 
-@settings(max_examples=20, deadline=None)
-@given(lengths=chains, seed=st.integers(0, 10_000))
-def test_viterbi_finds_the_best_path(lengths, seed):
-    rng = np.random.default_rng(seed)
-    k = 3
-    n = sum(lengths)
-    scores, start, trans, end = rng.normal(size=(n, k)), rng.normal(size=k), rng.normal(size=(k, k)), rng.normal(size=k)
-    got = kernels.viterbi(scores, np.array(lengths), start, trans, end)
-    at = 0
-    for m in lengths:
-        best = max(itertools.product(range(k), repeat=m), key=lambda p: _path_score(scores, start, trans, end, p, at))
-        assert tuple(got[at:at + m]) == best
-        at += m
-
-
 def test_crf_tagger_trains_saves_and_loads(tmp_path):
     from dataclasses import replace
 
@@ -87,23 +74,23 @@ def test_crf_tagger_trains_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(tagger.model.transitions.data, nerwin.load(tmp_path / "crf").model.transitions.data)
 
 
-@settings(max_examples=20, deadline=None)
-@given(lengths=chains, k=st.integers(2, 3), seed=st.integers(0, 10_000))
-def test_crf_marginals_match_enumeration_on_both_paths(lengths, k, seed):
-    """Entity scores of CRF taggers are marginals p(y_t = j | sentence): check them by brute force."""
-    from unittest import mock
-
-    rng = np.random.default_rng(seed)
+def test_empty_chains_add_nothing_and_mean_divides_by_positions():
+    rng = np.random.default_rng(3)
+    k, lengths = 4, [3, 1, 2]
     n = sum(lengths)
     scores, start, trans, end = rng.normal(size=(n, k)), rng.normal(size=k), rng.normal(size=(k, k)), rng.normal(size=k)
-    expected, at = np.zeros((n, k)), 0
-    for m in lengths:
-        paths = list(itertools.product(range(k), repeat=m))
-        weights = np.exp([_path_score(scores, start, trans, end, p, at) for p in paths])
-        for p, w in zip(paths, weights / weights.sum()):
-            for t, label in enumerate(p):
-                expected[at + t, label] += w
-        at += m
-    np.testing.assert_allclose(kernels.crf_marginals(scores, lengths, start, trans, end), expected, atol=1e-9)
-    with mock.patch.object(kernels, "SMALL", 0):  # the compiled forward-backward
-        np.testing.assert_allclose(kernels.crf_marginals(scores, lengths, start, trans, end), expected, atol=1e-9)
+    targets = rng.integers(0, k, size=n)
+    total = crf_nll(scores, start, trans, end, lengths, targets, reduction="sum").item()
+    with_empty = crf_nll(scores, start, trans, end, [0, 3, 0, 1, 2, 0], targets, reduction="sum").item()
+    assert with_empty == pytest.approx(total, rel=1e-6)
+    assert crf_nll(scores, start, trans, end, lengths, targets).item() == pytest.approx(total / n, rel=1e-6)
+
+
+def test_crf_nll_rejects_mismatched_inputs():
+    scores, k = np.zeros((4, 3)), 3
+    with pytest.raises(ValueError, match="lengths must add up"):
+        crf_nll(scores, np.zeros(k), np.zeros((k, k)), np.zeros(k), [2, 1], np.zeros(4, dtype=int))
+    with pytest.raises(ValueError, match="one target per row"):
+        crf_nll(scores, np.zeros(k), np.zeros((k, k)), np.zeros(k), [4], np.zeros(3, dtype=int))
+    with pytest.raises(ValueError, match="reduction"):
+        crf_nll(scores, np.zeros(k), np.zeros((k, k)), np.zeros(k), [4], np.zeros(4, dtype=int), reduction="max")

@@ -12,9 +12,8 @@ from ner_helpers import SENTENCE, tiny_model
 
 import nerwin
 from nerwin.autodiff.tensor import no_grad
-from nerwin.fast import Preparer, Scorer
+from nerwin.fast import Preparer, Scorer, token_types
 from nerwin.fast import scorer as scorer_module
-from nerwin.fast import token_types
 from nerwin.model import WindowModel
 from nerwin.tagger import Tagger
 

@@ -279,7 +279,7 @@ def access(path, mode, *args, **kwargs):  # pretend the package folder (or every
 os.access = access
 import numpy as np
 from nerwin.autodiff import kernels
-kernels.SMALL = 0  # take the compiled kernel even for this tiny input
+kernels.FEW_ROWS = 0  # take the compiled kernel even for this tiny input
 out = kernels.window_gather([np.arange(6.0).reshape(3, 2)], [np.array([[0, 2]], dtype=np.int64)])
 assert out.tolist() == [[0.0, 1.0, 4.0, 5.0]], out
 print(os.environ.get("NUMBA_CACHE_DIR", "<unset>"))
@@ -334,17 +334,30 @@ def test_import_works_when_nothing_is_writable(tmp_path):
 def test_jit_falls_back_to_no_cache_when_numba_cannot_cache():
     namespace: dict = {}
     exec("def add_one(x):\n    return x + 1\n", namespace)  # noqa: S102  (no source file: no cache locator)
-    compiled = kernels._jit(namespace["add_one"])
+    compiled = kernels.jit(namespace["add_one"])
     assert compiled(41) == 42
 
 
-# ---- small inputs take numpy paths (no numba import when tagging one sentence); both must agree ----
+def test_jit_is_public_and_compiles_on_the_first_call_only():
+    import nerwin.autodiff
+
+    def twice(x):
+        return 2 * x
+
+    kernel = nerwin.autodiff.jit(twice)
+    assert nerwin.autodiff.jit is kernels.jit and kernel.py_func is twice and kernel.__name__ == "twice"
+    assert kernel._dispatcher is None  # nothing compiled (nor numba imported) by decorating
+    assert kernel(21) == 42
+    assert kernel._dispatcher is kernel.dispatcher is not None
+
+
+# ---- gathers of few rows take numpy (no numba import); both paths must agree ----------------------
 
 def _kernels_always():
-    """Within this context the kernels run for any input size (the numpy small-input paths are off)."""
+    """Within this context the gather kernel runs for any input size (the numpy few-rows path is off)."""
     from unittest import mock
 
-    return mock.patch.object(kernels, "SMALL", 0)
+    return mock.patch.object(kernels, "FEW_ROWS", 0)
 
 
 @FAST
@@ -358,32 +371,11 @@ def test_window_gather_kernel_and_numpy_paths_agree(data, n, w, seed):
     np.testing.assert_array_equal(by_kernel, kernels.window_gather([table, table], [idx, reverse]))
 
 
-@FAST
-@given(lengths=st.lists(st.integers(0, 6), min_size=1, max_size=4), k=st.integers(1, 5),
-       seed=st.integers(0, 10_000), ties=st.booleans())
-def test_viterbi_kernel_and_numpy_paths_agree(lengths, k, seed, ties):
-    rng = np.random.default_rng(seed)
-    n = sum(lengths)
-    draw = (lambda *s: rng.integers(-2, 3, size=s).astype(float)) if ties else (lambda *s: rng.normal(size=s))
-    scores, start, trans, end = draw(n, k), draw(k), draw(k, k), draw(k)
-    with _kernels_always():
-        by_kernel = kernels.viterbi(scores, np.array(lengths), start, trans, end)
-    np.testing.assert_array_equal(by_kernel, kernels.viterbi(scores, np.array(lengths), start, trans, end))
-
-
-def test_tagging_one_sentence_does_not_import_numba():
-    from ner_helpers import tiny_model
-
-    code = (f"import sys, nerwin; t = nerwin.load({str(tiny_model())!r}); "
-            "t('Talvo Brenwick visited Velmora on Monday .'); print('numba' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
-
-
 def test_window_gather_fills_a_given_output_on_both_paths():
     rng = np.random.default_rng(1)
     table, idx = rng.normal(size=(9, 3)).astype(np.float32), rng.integers(0, 9, size=(700, 2))
     for n in (4, 700):  # the numpy path and the kernel
+        assert (n < kernels.FEW_ROWS) == (n == 4)
         out = np.full((n, 6), np.nan, dtype=np.float32)
         assert kernels.window_gather([table], [idx[:n]], out=out) is out
         np.testing.assert_array_equal(out, table[idx[:n]].reshape(n, 6))

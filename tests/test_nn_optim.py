@@ -11,7 +11,7 @@ import pytest
 from nerwin import nn
 from nerwin.autodiff import RowGrad, tensor
 from nerwin.autodiff import functions as F
-from nerwin.optim import SGD, Adam, clip_grad_norm
+from nerwin.autodiff.optim import SGD, Adam, clip_grad_norm
 
 
 def _param(x, dtype=np.float64):
@@ -332,6 +332,34 @@ def test_modules_parameters_modes_and_state():
         other.load_state_dict({**state, "layers.0.bias": np.zeros(4)})
     with pytest.raises(ValueError):
         nn.Dropout(1.0)
+
+
+def test_use_params_swaps_values_in_and_restores_them():
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(4, 3, rng), nn.Tanh(), nn.Linear(3, 2, rng)).eval()
+    x = tensor(rng.normal(size=(5, 4)).astype(np.float32))
+    before = model(x).data.copy()
+    own = {name: p.data for name, p in model.named_parameters()}
+    averaged = {name: v * 0.5 for name, v in model.state_dict().items() if name != "layers.2.bias"}
+    with model.use_params(averaged):
+        params = dict(model.named_parameters())
+        for name, value in averaged.items():  # the given values inside the block
+            np.testing.assert_array_equal(params[name].data, value)
+        assert params["layers.2.bias"].data is own["layers.2.bias"]  # a parameter not named keeps its array
+        assert not np.allclose(model(x).data, before)
+    for name, p in model.named_parameters():  # the original arrays themselves afterwards
+        assert p.data is own[name]
+    np.testing.assert_array_equal(model(x).data, before)
+
+    with pytest.raises(RuntimeError, match="inside"), model.use_params(averaged):
+        raise RuntimeError("inside")
+    assert all(p.data is own[name] for name, p in model.named_parameters())  # restored after an exception
+
+    with pytest.raises(ValueError, match="layers.9.weight"), model.use_params({"layers.9.weight": np.zeros((4, 3))}):
+        pass
+    with pytest.raises(ValueError, match="shape"), model.use_params({"layers.0.bias": np.zeros(4)}):
+        pass
+    assert all(p.data is own[name] for name, p in model.named_parameters())  # nothing swapped by a bad call
 
 
 def test_embedding_lookups_and_windows():

@@ -12,13 +12,14 @@ import builtins
 import numpy as np
 
 from . import kernels
-from .tensor import Function, RowGrad, Tensor
+from .sparse import RowGrad
+from .tensor import Function, Tensor
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear", "exp", "log", "sum", "mean", "max",
     "reshape", "transpose", "concatenate", "rows", "gather", "window_gather",
     "sigmoid", "tanh", "relu", "hardtanh", "softmax", "log_softmax",
-    "cross_entropy", "binary_cross_entropy_with_logits", "crf_nll", "mse_loss", "kl_div", "dropout",
+    "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "kl_div", "dropout",
 ]
 
 
@@ -369,7 +370,7 @@ class CrossEntropy(Function):
 
 class BCEWithLogits(Function):
     @staticmethod
-    def forward(ctx, logits, targets):
+    def forward(ctx, logits, *, targets):
         """mean of max(x,0) - x y + log(1 + e^-|x|) (stable); d/dx = (sigmoid(x) - y) / n"""
         e = np.exp(-np.abs(logits))
         loss = np.maximum(logits, 0) - logits * targets + np.log1p(e)
@@ -380,27 +381,7 @@ class BCEWithLogits(Function):
     @staticmethod
     def backward(ctx, grad):
         s, y = ctx.saved
-        n = s.size
-        gx = ((s - y) * (grad / n)).astype(s.dtype, copy=False)
-        gy = None
-        if ctx.needs_input_grad[1]:
-            raise NotImplementedError("binary_cross_entropy_with_logits: targets take no gradient")
-        return gx, gy
-
-
-class CRFNegLogLikelihood(Function):
-    @staticmethod
-    def forward(ctx, scores, start, trans, end, *, lengths, targets, scale):
-        """scale * sum over chains of (log Z - score of the target path), by the forward algorithm;
-        d/d(scores, start, trans, end) = scale * (expected counts - observed counts)"""
-        total, *grads = kernels.crf_nll(scores, lengths, targets, start, trans, end)
-        ctx.grads = tuple((g * scale).astype(scores.dtype) for g in grads)
-        return np.asarray(total * scale, dtype=scores.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        g = float(grad)
-        return tuple(x * g for x in ctx.grads)
+        return (((s - y) * (grad / s.size)).astype(s.dtype, copy=False),)
 
 
 class Dropout(Function):
@@ -580,24 +561,9 @@ def cross_entropy(logits, targets, weights=None, reduction: str = "mean") -> Ten
 
 
 def binary_cross_entropy_with_logits(logits, targets) -> Tensor:
-    """Mean binary cross-entropy of sigmoid(logits) against 0/1 targets, stable for any logits."""
+    """Mean binary cross-entropy of sigmoid(logits) against 0/1 targets (constants), stable for any logits."""
     logits = _tensor(logits)
-    return BCEWithLogits.apply(logits, _tensor(np.asarray(targets, dtype=logits.dtype), logits))
-
-
-def crf_nll(scores, start, trans, end, lengths, targets, reduction: str = "mean") -> Tensor:
-    """Linear-chain CRF loss: -log p(target path) for chains of `lengths` laid end to end in `scores`
-    (N, K); a path scores start[y_0] + sum scores[t, y_t] + sum trans[y_(t-1), y_t] + end[y_last].
-    "mean" divides by the number of positions N, "sum" does not."""
-    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
-    targets = np.ascontiguousarray(targets, dtype=np.int64)
-    scores = _tensor(scores)
-    if int(lengths.sum()) != scores.shape[0] or targets.shape != (scores.shape[0],):
-        raise ValueError("crf_nll: lengths must add up to the rows of scores, one target per row")
-    if reduction not in ("mean", "sum"):
-        raise ValueError("reduction must be 'mean' or 'sum'")
-    scale = 1.0 / builtins.max(scores.shape[0], 1) if reduction == "mean" else 1.0
-    return CRFNegLogLikelihood.apply(scores, start, trans, end, lengths=lengths, targets=targets, scale=scale)
+    return BCEWithLogits.apply(logits, targets=np.asarray(targets, dtype=logits.dtype))
 
 
 def mse_loss(pred, target) -> Tensor:

@@ -21,8 +21,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["Tensor", "Function", "Context", "RowGrad", "no_grad", "is_grad_enabled", "grad", "tensor",
-           "unbroadcast"]
+from .sparse import RowGrad
+
+__all__ = ["Tensor", "Function", "Context", "no_grad", "is_grad_enabled", "grad", "tensor", "unbroadcast"]
 
 DEFAULT_DTYPE = np.float32
 _grad_enabled = True
@@ -30,7 +31,7 @@ _grad_enabled = True
 
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
-    """Within this block ops record nothing (for evaluation and tagging)."""
+    """Within this block ops record nothing (for evaluation and inference)."""
     global _grad_enabled
     previous, _grad_enabled = _grad_enabled, False
     try:
@@ -41,54 +42,6 @@ def no_grad() -> Iterator[None]:
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
-
-
-class RowGrad:
-    """A row-sparse gradient of a 2-d table: `values[i]` belongs to row `rows[i]` (rows may repeat).
-
-    Gathers (embedding lookups) return this instead of a dense (V, D) array, so a batch that touches
-    1,000 of 20,000 rows costs 1,000 rows of work. `to_dense()` scatter-adds it when needed.
-    """
-
-    __slots__ = ("rows", "values", "shape", "_coalesced")
-
-    def __init__(self, rows: np.ndarray, values: np.ndarray, shape: tuple[int, ...]):
-        self.rows = np.ascontiguousarray(rows, dtype=np.int64).reshape(-1)
-        self.shape = tuple(shape)
-        width = int(np.prod(self.shape[1:], dtype=np.int64))  # explicit, so zero rows reshape too
-        self.values = np.ascontiguousarray(values).reshape(len(self.rows), width)
-        self._coalesced: tuple[np.ndarray, np.ndarray] | None = None
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.values.dtype
-
-    def coalesce(self) -> tuple[np.ndarray, np.ndarray]:
-        """(unique rows, summed values): duplicates added together. Cached."""
-        if self._coalesced is None:
-            from . import kernels
-            self._coalesced = kernels.coalesce_rows(self.rows, self.values, self.shape[0])
-        return self._coalesced
-
-    def to_dense(self) -> np.ndarray:
-        from . import kernels
-        out = np.zeros(self.shape, dtype=self.values.dtype)
-        kernels.scatter_add_rows(out.reshape(self.shape[0], -1), self.rows, self.values)  # any rank
-        return out
-
-    def __add__(self, other: RowGrad | np.ndarray) -> RowGrad | np.ndarray:
-        if isinstance(other, RowGrad):
-            return RowGrad(np.concatenate([self.rows, other.rows]),
-                           np.concatenate([self.values, other.values]), self.shape)
-        out = np.array(other, copy=True)
-        from . import kernels
-        kernels.scatter_add_rows(out.reshape(self.shape[0], -1), self.rows, self.values)
-        return out
-
-    __radd__ = __add__
-
-    def __repr__(self) -> str:
-        return f"RowGrad(rows={len(self.rows)}, shape={self.shape})"
 
 
 def _read_only(v):
@@ -230,12 +183,10 @@ class Tensor:
             self.grad = g if isinstance(g, RowGrad) else np.array(g, dtype=self.data.dtype, copy=True)
         elif isinstance(self.grad, RowGrad):
             self.grad = self.grad + g
+        elif isinstance(g, RowGrad):
+            g.add_to(self.grad)
         else:
-            if isinstance(g, RowGrad):
-                from . import kernels
-                kernels.scatter_add_rows(self.grad.reshape(self.shape[0], -1), g.rows, g.values)
-            else:
-                self.grad += g
+            self.grad += g
 
     # ---- operators (defined in functions.py, bound here) -------------------------------------
     def __add__(self, other): return _F.add(self, other)
@@ -344,10 +295,7 @@ def _backprop(root: Tensor, seed: np.ndarray, retain_graph: bool, targets: dict[
         if g is None:
             continue
         ctx = node._ctx
-        if targets is None and ctx is None:
-            yield node, g
-            continue
-        if targets is not None and id(node) in targets:
+        if (ctx is None) if targets is None else (id(node) in targets):  # a leaf, or a tensor asked for
             yield node, g
         if ctx is None:
             continue
@@ -367,15 +315,10 @@ def _backprop(root: Tensor, seed: np.ndarray, retain_graph: bool, targets: dict[
                 raise RuntimeError(f"{op.__name__}.backward returned a gradient of shape {tuple(pg.shape)} "
                                    f"for input {i} of shape {parent.shape}")
             previous = grads.get(id(parent))
-            grads[id(parent)] = pg if previous is None else _add_grads(previous, pg)
+            # out of place: an op may hand the same array to several inputs
+            grads[id(parent)] = pg if previous is None else previous + pg
         if not retain_graph:
             ctx.free()
-
-
-def _add_grads(a, b):
-    if isinstance(a, RowGrad) or isinstance(b, RowGrad):
-        return (a + b) if isinstance(a, RowGrad) else (b + a)
-    return a + b  # out of place: an op may hand the same array to several inputs
 
 
 def grad(output: Tensor, inputs: Sequence[Tensor], retain_graph: bool = False) -> list[np.ndarray | None]:

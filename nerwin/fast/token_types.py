@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff.kernels import jit as _jit
+from ..autodiff import jit as _jit
 
 
 @_jit

@@ -1,16 +1,17 @@
 """Layers: Module, Embedding, Linear, Dropout, activations, Sequential.
 
-General building blocks over `nerwin.autodiff`; they know nothing of words or tags.
+General building blocks over the autodiff engine of this folder.
 Initialization takes a `numpy.random.Generator`, so the same seed gives the same model.
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import numpy as np
 
-from .autodiff import functions as F
-from .autodiff.tensor import Tensor
+from . import functions as F
+from .tensor import Tensor
 
 __all__ = ["Parameter", "Module", "Embedding", "Linear", "Dropout", "Tanh", "ReLU", "Sigmoid", "HardTanh",
            "Sequential", "ACTIVATIONS"]
@@ -85,6 +86,23 @@ class Module:
             if value.shape != p.shape:
                 raise ValueError(f"parameter {name}: saved shape {value.shape}, model expects {p.shape}")
             p.data = np.array(value, dtype=p.dtype, copy=True)
+
+    @contextlib.contextmanager
+    def use_params(self, params: dict[str, np.ndarray]) -> Iterator[None]:
+        """Within the `with` block the parameters named in `params` (names as in `state_dict`) hold those
+        arrays (e.g. averaged weights); after it, even on an exception, their own arrays again."""
+        own = dict(self.named_parameters())
+        for name, value in params.items():
+            if name not in own or np.shape(value) != own[name].shape:
+                raise ValueError(f"use_params: {name!r} is not a parameter of shape {np.shape(value)}")
+        originals = {name: own[name].data for name in params}
+        try:
+            for name, value in params.items():
+                own[name].data = np.asarray(value, dtype=own[name].dtype)
+            yield
+        finally:
+            for name, data in originals.items():
+                own[name].data = data
 
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.parameters()))

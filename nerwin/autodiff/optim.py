@@ -17,8 +17,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .autodiff import kernels
-from .autodiff.tensor import RowGrad, Tensor
+from . import kernels
+from .sparse import RowGrad
+from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm"]
 
@@ -44,8 +45,8 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The optimizer's state as arrays (for checkpoints)."""
-        return {}
+        """The optimizer's state as arrays (copies, for checkpoints)."""
+        return {k: v.copy() for k, v in self._state_arrays().items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         for key, value in state.items():
@@ -56,11 +57,6 @@ class Optimizer:
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
         return {}
-
-
-def _rows_of(grad: RowGrad) -> tuple[np.ndarray, np.ndarray]:
-    rows, values = grad.coalesce()
-    return rows, np.ascontiguousarray(values)
 
 
 def _data(p: Tensor) -> np.ndarray:
@@ -97,7 +93,7 @@ class SGD(Optimizer):
             if g is None:
                 continue
             if isinstance(g, RowGrad):
-                rows, values = _rows_of(g)
+                rows, values = g.coalesce()
                 kernels.sgd_rows(_table(_data(p)), rows, values.astype(p.dtype, copy=False), _table(buf),
                                  self.lr, self.momentum, self.weight_decay)
             else:
@@ -106,9 +102,6 @@ class SGD(Optimizer):
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
         return {f"buf.{i}": b for i, b in enumerate(self.buffers)} if self.momentum else {}
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {k: v.copy() for k, v in self._state_arrays().items()}
 
 
 class Adam(Optimizer):
@@ -145,7 +138,7 @@ class Adam(Optimizer):
             if g is None:
                 continue
             if isinstance(g, RowGrad):
-                rows, values = _rows_of(g)
+                rows, values = g.coalesce()
                 kernels.adam_rows(_table(_data(p)), rows, values.astype(p.dtype, copy=False), _table(m),
                                   _table(v), *args)
             else:
@@ -157,9 +150,7 @@ class Adam(Optimizer):
         return state
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        state = {k: a.copy() for k, a in self._state_arrays().items()}
-        state["t"] = np.array(self.t, dtype=np.int64)
-        return state
+        return {**super().state_dict(), "t": np.array(self.t, dtype=np.int64)}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         state = dict(state)
