@@ -16,9 +16,9 @@ _LAZY = {
     "load": "nerwin.tagger",
     "Tagger": "nerwin.tagger",
     "Entity": "nerwin.tagger",
-    "train": "nerwin.train",
-    "TrainConfig": "nerwin.train",
-    "evaluate": "nerwin.evaluate",
+    "train": "nerwin.training",
+    "TrainConfig": "nerwin.training",
+    "evaluate": "nerwin.evaluation",
     "NerwinError": "nerwin.errors",
 }
 

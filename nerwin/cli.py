@@ -95,8 +95,8 @@ def train(
 
     from .data import DATA_ENV, load_corpus, read_folder, read_splits
     from .serialize import check_writable
-    from .train import TrainConfig
-    from .train import train as run_train
+    from .training import TrainConfig
+    from .training import train as run_train
 
     extra = {}
     for item in feature:
@@ -196,7 +196,7 @@ def evaluate(
     output: Path | None = typer.Option(None, "--output", "-o", help="Also write the JSON report here."),
 ):
     """Score a model on a CoNLL file: strict IOB2 entity P/R/F1, the conlleval figure, a per-type table."""
-    from .evaluate import evaluate as run_evaluate
+    from .evaluation import evaluate as run_evaluate
     from .metrics import format_report
 
     report = run_evaluate(data, model)

@@ -42,7 +42,7 @@ from nerwin.cli import app
 from nerwin.data import Sentence, load_corpus, load_files, read_conll
 from nerwin.errors import NerwinError
 from nerwin.tagger import load
-from nerwin.train import train
+from nerwin.training import train
 
 pytestmark = pytest.mark.reliability
 

@@ -21,13 +21,13 @@ from ner_helpers import (
 )
 from safetensors.numpy import load_file
 
-import nerwin.train as train_module
+import nerwin.training as train_module
 from nerwin.autodiff import functions as F
 from nerwin.data import load_files
 from nerwin.errors import NerwinError
-from nerwin.evaluate import evaluate
+from nerwin.evaluation import evaluate
 from nerwin.tagger import load
-from nerwin.train import TrainConfig, train
+from nerwin.training import TrainConfig, train
 
 ONE = dataclasses.replace(TINY, epochs=1)
 
@@ -197,3 +197,17 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_model(tmp_path, 
 
 def test_config_from_dict_ignores_unknown_keys():
     assert TrainConfig.from_dict({"hidden": 7, "future_option": 1}).hidden == 7
+
+
+def test_nerwin_train_and_evaluate_stay_the_functions_however_submodules_are_imported():
+    import subprocess
+    import sys
+
+    code = ("import inspect, nerwin, nerwin.training, nerwin.evaluation, nerwin.cli\n"
+            "from nerwin.training import TrainConfig\n"
+            "from nerwin.evaluation import evaluate\n"
+            "assert inspect.isfunction(nerwin.train) and nerwin.train is nerwin.training.train\n"
+            "assert inspect.isfunction(nerwin.evaluate) and nerwin.evaluate is nerwin.evaluation.evaluate\n"
+            "assert nerwin.TrainConfig is TrainConfig\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -1,7 +1,7 @@
 """Training the window tagger: minibatch Adam on softmax cross-entropy, early stopping on dev F1.
 
     >>> from nerwin.data import load_corpus
-    >>> from nerwin.train import TrainConfig, train
+    >>> from nerwin.training import TrainConfig, train
     >>> result = train(load_corpus("data/conll2003"), "models/mine", TrainConfig(epochs=10))
 
 The best model (by dev F1) is written atomically each time it improves, so an interrupted run
