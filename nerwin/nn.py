@@ -6,6 +6,7 @@ Initialization takes a `numpy.random.Generator`, so the same seed gives the same
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -85,6 +86,26 @@ class Module:
             if value.shape != p.shape:
                 raise ValueError(f"parameter {name}: saved shape {value.shape}, model expects {p.shape}")
             p.data = np.array(value, dtype=p.dtype, copy=True)
+
+    @contextmanager
+    def use_params(self, params: dict[str, np.ndarray]) -> Iterator[None]:
+        """Swap in these values (names as in `state_dict`) for the `with` block; the originals come back after."""
+        own = dict(self.named_parameters())
+        unknown = sorted(set(params) - set(own))
+        if unknown:
+            raise ValueError(f"use_params: no parameters named {unknown}")
+        for name, value in params.items():
+            if np.shape(value) != own[name].shape:
+                raise ValueError(f"use_params: {name} has shape {np.shape(value)}, the model expects "
+                                 f"{own[name].shape}")
+        originals = {name: own[name].data for name in params}
+        try:
+            for name, value in params.items():
+                own[name].data = np.array(value, dtype=own[name].dtype, copy=True)
+            yield
+        finally:
+            for name, data in originals.items():
+                own[name].data = data
 
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.parameters()))

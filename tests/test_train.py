@@ -211,3 +211,26 @@ def test_nerwin_train_and_evaluate_stay_the_functions_however_submodules_are_imp
             "assert nerwin.TrainConfig is TrainConfig\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_use_params_swaps_weights_in_for_the_block_and_back_even_on_an_error():
+    import numpy as np
+
+    from nerwin import nn
+    from nerwin.autodiff import tensor
+
+    layer = nn.Linear(3, 2, np.random.default_rng(0))
+    before = layer.state_dict()
+    twos = {"weight": np.full((3, 2), 2.0, dtype=np.float32)}
+    x = np.ones((1, 3), dtype=np.float32)
+    with layer.use_params(twos):
+        np.testing.assert_array_equal(layer.weight.data, twos["weight"])
+        np.testing.assert_array_equal(layer(tensor(x)).data, [[6.0, 6.0]])
+        np.testing.assert_array_equal(layer.bias.data, before["bias"])  # not named: untouched
+    assert all((layer.state_dict()[k] == v).all() for k, v in before.items())
+    with pytest.raises(RuntimeError), layer.use_params(twos):
+        raise RuntimeError("inside")
+    assert all((layer.state_dict()[k] == v).all() for k, v in before.items())
+    with pytest.raises(ValueError, match="nope"), layer.use_params({"nope": twos["weight"]}):
+        pass
+    assert all((layer.state_dict()[k] == v).all() for k, v in before.items())
