@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ner_helpers import (
     GOOD_CONLL,
     SENTENCE,
@@ -234,3 +236,35 @@ def test_use_params_swaps_weights_in_for_the_block_and_back_even_on_an_error():
     with pytest.raises(ValueError, match="nope"), layer.use_params({"nope": twos["weight"]}):
         pass
     assert all((layer.state_dict()[k] == v).all() for k, v in before.items())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.floats(-4, 4), max_size=8), max_size=6))
+def test_binary_decode_gives_valid_iob2_runs_of_locations(sentences):
+    import numpy as np
+
+    from nerwin import binary
+    from nerwin.tags import repair_iob2, spans
+
+    raw = np.array([x for s in sentences for x in s], dtype=np.float32).reshape(-1, 1)
+    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+    ids, probs = binary.decode(raw, lengths)
+    assert ids.shape == probs.shape == (len(raw),)
+    at = 0
+    for logits in sentences:
+        tags = [binary.TAGS[i] for i in ids[at:at + len(logits)]]
+        for start, _, label in spans(tags):  # valid IOB2: every entity opens with B-
+            assert tags[start] == "B-LOC" and label == "LOC"
+        p = 1 / (1 + np.exp(-np.array(logits, dtype=np.float32).astype(np.float64)))
+        assert tags == repair_iob2(["I-LOC" if q >= 0.5 else "O" for q in p])  # a run of LOC words: one entity
+        np.testing.assert_array_equal(probs[at:at + len(logits)], np.where(p >= 0.5, p, 1 - p))
+        at += len(logits)
+
+
+def test_binary_gold_and_targets_keep_locations_only():
+    from nerwin import binary
+
+    seqs = [["B-LOC", "I-LOC", "O", "B-PER", "I-PER"], ["B-ORG", "B-LOC"]]
+    assert binary.gold(seqs) == [["B-LOC", "I-LOC", "O", "O", "O"], ["O", "B-LOC"]]
+    assert binary.targets(seqs).tolist() == [1, 1, 0, 0, 0, 0, 1]
+    assert binary.targets(seqs).dtype.name == "float32"
