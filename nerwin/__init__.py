@@ -17,7 +17,7 @@ _LAZY = {
     "Tagger": "nerwin.tagger",
     "Entity": "nerwin.tagger",
     "train": "nerwin.training",
-    "TrainConfig": "nerwin.training",
+    "TrainConfig": "nerwin.train_config",
     "evaluate": "nerwin.evaluation",
     "NerwinError": "nerwin.errors",
 }

@@ -206,8 +206,8 @@ def test_unseen_dev_or_test_tag_names_file_line_and_tag(tmp_path):
 
     test.write_text(conll([("Talvo", "B-PER"), ("in", "O"), ("Velmora", "B-LOC")]), encoding="utf-8")
     corpus = load_corpus(tmp_path)
-    assert corpus["validation"]["tags"] == [["B-PER", "O"]]  # IOB1 converted, not rejected
-    assert load_files(train, valid, test)["test"]["tags"] == [["B-PER", "O", "B-LOC"]]
+    assert [s.tags for s in corpus["validation"]] == [["B-PER", "O"]]  # IOB1 converted, not rejected
+    assert [s.tags for s in load_files(train, valid, test)["test"]] == [["B-PER", "O", "B-LOC"]]
 
 
 def test_unseen_dev_tag_through_the_cli(tmp_path):
