@@ -16,9 +16,9 @@ _LAZY = {
     "load": "nerwin.tagger",
     "Tagger": "nerwin.tagger",
     "Entity": "nerwin.tagger",
-    "train": "nerwin.train",
-    "TrainConfig": "nerwin.train",
-    "evaluate": "nerwin.evaluate",
+    "train": "nerwin.training",
+    "TrainConfig": "nerwin.train_config",
+    "evaluate": "nerwin.evaluation",
     "NerwinError": "nerwin.errors",
 }
 _SUBMODULES = {  # the neural stack's layers and optimizers, as `from nerwin import nn, optim`

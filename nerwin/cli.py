@@ -17,6 +17,9 @@ import typer
 from typer.core import TyperGroup
 
 from .errors import NerwinError
+from .train_config import TrainConfig
+
+_DEFAULT = TrainConfig()  # the train command's option defaults: the library's, one source of truth
 
 
 class NerwinGroup(TyperGroup):
@@ -52,38 +55,48 @@ MODEL_HELP = "Model folder (default: the model shipped with nerwin, or $NERWIN_M
 
 # ---- train -----------------------------------------------------------------------------------------
 
-@app.command()
-def train(
+@app.command("train")
+def train_cli(
     output: Path = typer.Argument(..., help="Folder to write the model to."),
     data: Path | None = typer.Option(None, "--data", "-d", help="Folder of CoNLL files (train, valid/dev, "
                                         "test). Default: $NERWIN_DATA, else CoNLL-2003 from the Hugging Face hub."),
     train_file: Path | None = typer.Option(None, "--train-file", help="Training CoNLL file (with --dev-file)."),
     dev_file: Path | None = typer.Option(None, "--dev-file", help="Dev CoNLL file for early stopping."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing model at OUTPUT."),
-    epochs: int = typer.Option(30, "--epochs", "-e", help="Most epochs to train."),
-    patience: int = typer.Option(4, "--patience", help="Stop after this many epochs without a better dev F1."),
-    batch_size: int = typer.Option(256, "--batch-size", "-b", help="Words per minibatch."),
-    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
-    lr_decay: float = typer.Option(1.0, "--lr-decay", help="Learning-rate factor applied after each epoch."),
-    window: int = typer.Option(2, "--window", "-w", help="Words on each side of the centre word."),
-    word_dim: int = typer.Option(50, "--word-dim", help="Word embedding size."),
-    caps_dim: int = typer.Option(5, "--caps-dim", help="Capitalization feature embedding size (0 = off)."),
-    suffix_dim: int = typer.Option(0, "--suffix-dim", help="3-letter suffix embedding size (0 = off)."),
-    prefix_dim: int = typer.Option(0, "--prefix-dim", help="3-letter prefix embedding size (0 = off)."),
-    shape_dim: int = typer.Option(0, "--shape-dim", help="Word-shape embedding size (0 = off)."),
-    feature: list[str] = typer.Option([], "--feature", help="More feature columns as NAME=DIM, e.g. suffix2=10 "
+    epochs: int = typer.Option(_DEFAULT.epochs, "--epochs", "-e", help="Most epochs to train."),
+    patience: int = typer.Option(_DEFAULT.patience, "--patience",
+                                 help="Stop after this many epochs without a better dev F1."),
+    batch_size: int = typer.Option(_DEFAULT.batch_size, "--batch-size", "-b", help="Words per minibatch."),
+    lr: float = typer.Option(_DEFAULT.lr, "--lr", help="Adam learning rate."),
+    lr_decay: float = typer.Option(_DEFAULT.lr_decay, "--lr-decay",
+                                   help="Learning-rate factor applied after each epoch."),
+    window: int = typer.Option(_DEFAULT.window, "--window", "-w", help="Words on each side of the centre word."),
+    word_dim: int = typer.Option(_DEFAULT.word_dim, "--word-dim", help="Word embedding size."),
+    caps_dim: int = typer.Option(_DEFAULT.caps_dim, "--caps-dim",
+                                 help="Capitalization feature embedding size (0 = off)."),
+    suffix_dim: int = typer.Option(_DEFAULT.suffix_dim, "--suffix-dim",
+                                   help="3-letter suffix embedding size (0 = off)."),
+    prefix_dim: int = typer.Option(_DEFAULT.prefix_dim, "--prefix-dim",
+                                   help="3-letter prefix embedding size (0 = off)."),
+    shape_dim: int = typer.Option(_DEFAULT.shape_dim, "--shape-dim", help="Word-shape embedding size (0 = off)."),
+    feature: list[str] = typer.Option([f"{k}={v}" for k, v in _DEFAULT.features.items()], "--feature",
+                                      help="More feature columns as NAME=DIM, e.g. suffix2=10 "
                                       "(names: suffix1-5, prefix2-4, shape, caps). Repeatable."),
-    hidden: int = typer.Option(300, "--hidden", help="Hidden layer size."),
-    activation: str = typer.Option("tanh", "--activation", help="tanh, hardtanh, relu or sigmoid."),
-    dropout: float = typer.Option(0.5, "--dropout", help="Dropout on the hidden layer."),
-    input_dropout: float = typer.Option(0.0, "--input-dropout", help="Dropout on the window embeddings."),
-    unk_rate: float = typer.Option(0.5, "--unk-rate", help="Chance a word seen once is trained as UNK."),
-    word_dropout: float = typer.Option(0.0, "--word-dropout", help="Chance any word is trained as UNK."),
-    crf: bool = typer.Option(False, "--crf", help="Sentence-level training with learned tag transitions."),
-    average: int = typer.Option(0, "--average", help="Score and keep the mean of the last N epochs' weights."),
-    weight_decay: float = typer.Option(0.0, "--weight-decay", help="Decoupled weight decay (AdamW)."),
-    seed: int = typer.Option(1, "--seed", "-s", help="Random seed (same seed, same model)."),
-    binary: bool = typer.Option(False, "--binary-loc", help="Train the binary variant: is the centre word a LOC?"),
+    hidden: int = typer.Option(_DEFAULT.hidden, "--hidden", help="Hidden layer size."),
+    activation: str = typer.Option(_DEFAULT.activation, "--activation", help="tanh, hardtanh, relu or sigmoid."),
+    dropout: float = typer.Option(_DEFAULT.dropout, "--dropout", help="Dropout on the hidden layer."),
+    input_dropout: float = typer.Option(_DEFAULT.input_dropout, "--input-dropout",
+                                        help="Dropout on the window embeddings."),
+    unk_rate: float = typer.Option(_DEFAULT.unk_rate, "--unk-rate", help="Chance a word seen once is trained as UNK."),
+    word_dropout: float = typer.Option(_DEFAULT.word_dropout, "--word-dropout",
+                                       help="Chance any word is trained as UNK."),
+    crf: bool = typer.Option(_DEFAULT.crf, "--crf", help="Sentence-level training with learned tag transitions."),
+    average: int = typer.Option(_DEFAULT.average, "--average",
+                                help="Score and keep the mean of the last N epochs' weights."),
+    weight_decay: float = typer.Option(_DEFAULT.weight_decay, "--weight-decay", help="Decoupled weight decay (AdamW)."),
+    seed: int = typer.Option(_DEFAULT.seed, "--seed", "-s", help="Random seed (same seed, same model)."),
+    binary: bool = typer.Option(_DEFAULT.task == "binary", "--binary-loc",
+                                help="Train the binary variant: is the centre word a LOC?"),
     log: Path | None = typer.Option(None, "--log", help="Write per-epoch figures as JSON here "
                                        "(default: OUTPUT.log.json beside the model)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -91,12 +104,8 @@ def train(
                                 "(same options and data)."),
 ):
     """Train a window tagger; the best epoch by dev F1 is saved to OUTPUT (atomically, as it improves)."""
-    import os
-
-    from .data import DATA_ENV, load_corpus, read_folder, read_splits
-    from .serialize import check_writable
-    from .train import TrainConfig
-    from .train import train as run_train
+    from .data import load_corpus
+    from .training import train
 
     extra = {}
     for item in feature:
@@ -107,29 +116,15 @@ def train(
     config = TrainConfig(features=extra, window=window, word_dim=word_dim, caps_dim=caps_dim, suffix_dim=suffix_dim,
                          prefix_dim=prefix_dim, shape_dim=shape_dim, hidden=hidden, activation=activation,
                          dropout=dropout, input_dropout=input_dropout, lr=lr, lr_decay=lr_decay,
-                         weight_decay=weight_decay,
-                         batch_size=batch_size, epochs=epochs, patience=patience, unk_rate=unk_rate,
-                         seed=seed, task="binary" if binary else "tags", crf=crf, word_dropout=word_dropout,
-                         average=average)
-    config.check()
-    if not resume:
-        check_writable(output, force)
-    if (train_file is None) != (dev_file is None):
-        raise NerwinError("--train-file and --dev-file go together")
-    # local files are read as plain lists (the same content load_corpus wraps in `datasets`, whose
-    # import alone costs ~185 MB); only the hub goes through `datasets`
-    folder = data or os.environ.get(DATA_ENV)
-    if train_file:
-        corpus = read_splits({"train": train_file, "validation": dev_file})
-    elif folder:
-        corpus = read_folder(folder)
-    else:
-        corpus = load_corpus()
+                         weight_decay=weight_decay, batch_size=batch_size, epochs=epochs,
+                         patience=patience, unk_rate=unk_rate, seed=seed, task="binary" if binary else "tags",
+                         crf=crf, word_dropout=word_dropout, average=average)
+    corpus = load_corpus(data, train_file=train_file, dev_file=dev_file)
     command = "nerwin " + " ".join(sys.argv[1:]) if sys.argv and "nerwin" in sys.argv[0] else None
     log_path = log or output.with_name(output.name + ".log.json")
     with _TrainProgress(quiet) as progress:
-        result = run_train(corpus, output, config, force=force, log_path=log_path, progress=progress,
-                           command=command, resume=resume)
+        result = train(corpus, output, config, force=force, log_path=log_path, progress=progress,
+                       command=command, resume=resume)
     if result.interrupted:
         typer.secho("interrupted: the best model so far is kept; continue with --resume", fg=typer.colors.YELLOW,
                     err=True)
@@ -188,18 +183,18 @@ def _epoch_line(e: dict) -> str:
 
 # ---- evaluate --------------------------------------------------------------------------------------
 
-@app.command()
-def evaluate(
+@app.command("evaluate")
+def evaluate_cli(
     data: Path = typer.Argument(..., help="CoNLL file with gold tags."),
     model: Path | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-F", help="text or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Also write the JSON report here."),
 ):
     """Score a model on a CoNLL file: strict IOB2 entity P/R/F1, the conlleval figure, a per-type table."""
-    from .evaluate import evaluate as run_evaluate
+    from .evaluation import evaluate
     from .metrics import format_report
 
-    report = run_evaluate(data, model)
+    report = evaluate(data, model)
     if output is not None:
         from .serialize import write_json_atomic
         write_json_atomic(output, report)
@@ -211,8 +206,8 @@ def evaluate(
 
 # ---- tag -------------------------------------------------------------------------------------------
 
-@app.command()
-def tag(
+@app.command("tag")
+def tag_cli(
     text: str | None = typer.Argument(None, help="Text to tag; '-' reads one text a line from stdin."),
     file: Path | None = typer.Option(None, "--file", "-f", help="Tag each line of this file."),
     model: Path | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
@@ -317,8 +312,8 @@ def _bracketed(line: str, entities) -> str:
 
 # ---- info ------------------------------------------------------------------------------------------
 
-@app.command()
-def info(model: Path | None = typer.Argument(None, help=MODEL_HELP)):
+@app.command("info")
+def info_cli(model: Path | None = typer.Argument(None, help=MODEL_HELP)):
     """Show a model's metadata (read from its JSON; nothing in the folder is run)."""
     from .serialize import load_folder
     from .tagger import default_model_path

@@ -1,7 +1,9 @@
 """Read NER data: CoNLL files from a folder, or CoNLL-2003 from the Hugging Face hub, always as IOB2.
 
-Sources, in order: an explicit folder, the folder named by ``NERWIN_DATA``, the hub (pinned id and revision).
-Every problem raises NerwinError with one message, ``file:line: problem`` where a line is to blame.
+Every source gives one shape, a `Corpus`: {"train", "validation", maybe "test"} -> list of `Sentence`.
+`load_corpus` picks the source: a folder, named files, the folder named by ``NERWIN_DATA``, the hub
+(pinned id and revision). Every problem raises NerwinError with one message, ``file:line: problem``
+where a line is to blame.
 """
 
 from __future__ import annotations
@@ -27,14 +29,13 @@ __all__ = [
     "HUB_DATA_DIR",
     "HUB_REVISION",
     "SPLIT_NAMES",
+    "Corpus",
     "Sentence",
     "convert_hub_corpus",
     "find_split_files",
     "load_corpus",
     "load_files",
     "read_conll",
-    "read_folder",
-    "read_splits",
 ]
 
 DATA_ENV = "NERWIN_DATA"
@@ -63,6 +64,9 @@ class Sentence:
     tags: list[str]
     doc: int = 0
     line: int = 0
+
+
+Corpus = dict[str, list[Sentence]]  # "train", "validation" and maybe "test": what every source gives
 
 
 def _shorten(text: str, limit: int = 40) -> str:
@@ -169,21 +173,6 @@ def find_split_files(folder: str | Path) -> dict[str, Path]:
     return found
 
 
-def _to_dataset(rows: list[tuple[list[str], list[str]]]) -> datasets.Dataset:
-    import datasets
-
-    features = datasets.Features(
-        {"tokens": datasets.List(datasets.Value("string")), "tags": datasets.List(datasets.Value("string"))}
-    )
-    return datasets.Dataset.from_dict(
-        {"tokens": [r[0] for r in rows], "tags": [r[1] for r in rows]}, features=features
-    )
-
-
-def _load_folder(folder: Path) -> datasets.DatasetDict:
-    return _read_splits(_folder_files(folder))
-
-
 def _folder_files(folder: Path) -> dict[str, Path]:
     files = find_split_files(folder)
     if "validation" not in files:
@@ -194,21 +183,8 @@ def _folder_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-def read_folder(folder: str | Path) -> dict[str, list[Sentence]]:
-    """The splits of a local CoNLL folder as Sentence lists (what `load_corpus` wraps in `datasets`)."""
-    return read_splits(_folder_files(Path(folder)))
-
-
-def _read_splits(files: dict[str, Path]) -> datasets.DatasetDict:
-    import datasets
-
-    return datasets.DatasetDict({split: _to_dataset([(s.tokens, s.tags) for s in sentences])
-                                 for split, sentences in read_splits(files).items()})
-
-
-def read_splits(files: dict[str, Path]) -> dict[str, list[Sentence]]:
-    """Read the CoNLL file of each split (as Sentences: `nerwin train` on local files skips `datasets`,
-    whose import alone costs ~185 MB). A validation or test tag whose entity type never occurs in the
+def _read_splits(files: dict[str, Path]) -> Corpus:
+    """Read the CoNLL file of each split. A validation or test tag whose entity type never occurs in the
     training file is an error naming its file and line (the model could never predict it)."""
     splits = {split: read_conll(path) for split, path in files.items()}
     seen = {None} | {parse_tag(t)[1] for s in splits["train"] for t in s.tags}  # None: the type of O
@@ -265,16 +241,15 @@ def _tag_names(dataset: datasets.Dataset, column: str) -> list[str] | None:
     return list(TAGS_CONLL2003)  # plain integers without names: the hub's CoNLL-2003 order
 
 
-def convert_hub_corpus(hub: datasets.DatasetDict, name: str = HUB_DATASET) -> datasets.DatasetDict:
-    """Turn a hub CoNLL dataset (``tokens`` and ``ner_tags`` ClassLabel ints) into nerwin's shape.
+def convert_hub_corpus(hub: datasets.DatasetDict, name: str = HUB_DATASET) -> Corpus:
+    """Turn a hub CoNLL dataset (``tokens`` and ``ner_tags`` ClassLabel ints) into Sentences.
 
     Tag ints become names through the dataset's own features; tags are checked and IOB1 becomes IOB2.
-    Split names ``valid``/``dev`` become ``validation``.
+    Split names ``valid``/``dev`` become ``validation``. A ``-DOCSTART-`` row separates documents, as
+    the line does in a CoNLL file; a Sentence's ``line`` is its row in the split.
     """
-    import datasets
-
     renames = {"valid": "validation", "dev": "validation"}
-    out = {}
+    corpus: Corpus = {}
     for split, dataset in hub.items():
         column = next((c for c in ("ner_tags", "tags", "ner") if c in dataset.column_names), None)
         if "tokens" not in dataset.column_names or column is None:
@@ -282,7 +257,8 @@ def convert_hub_corpus(hub: datasets.DatasetDict, name: str = HUB_DATASET) -> da
                 f"{name} [{split}]: expected columns 'tokens' and 'ner_tags', got {dataset.column_names}"
             )
         names = _tag_names(dataset, column)
-        rows = []
+        sentences: list[Sentence] = []
+        doc = 0
         for index, (tokens, values) in enumerate(zip(dataset["tokens"], dataset[column])):
             try:
                 tags = [names[v] for v in values] if names is not None else list(values)
@@ -294,20 +270,26 @@ def convert_hub_corpus(hub: datasets.DatasetDict, name: str = HUB_DATASET) -> da
                 raise NerwinError(f"{name} [{split}] row {index}: {exc}") from None
             if len(tags) != len(tokens):
                 raise NerwinError(f"{name} [{split}] row {index}: {len(tokens)} tokens but {len(tags)} tags")
-            rows.append((list(tokens), tags))
-        if is_iob1(r[1] for r in rows):
-            rows = [(tokens, iob1_to_iob2(tags)) for tokens, tags in rows]
-        out[renames.get(split, split)] = _to_dataset(rows)
-    if "train" not in out or "validation" not in out:
-        raise NerwinError(f"{name}: expected splits train and validation, got {sorted(out)}")
-    return datasets.DatasetDict(out)
+            if tokens and tokens[0] == "-DOCSTART-":
+                if sentences and sentences[-1].doc == doc:
+                    doc += 1
+            elif tokens:
+                sentences.append(Sentence(list(tokens), tags, doc, index))
+        if is_iob1(s.tags for s in sentences):
+            for sentence in sentences:
+                sentence.tags = iob1_to_iob2(sentence.tags)
+        corpus[renames.get(split, split)] = sentences
+    if "train" not in corpus or "validation" not in corpus:
+        raise NerwinError(f"{name}: expected splits train and validation, got {sorted(corpus)}")
+    return corpus
 
 
-def _load_hub() -> datasets.DatasetDict:
+def _load_hub() -> Corpus:
+    """CoNLL-2003 from the hub (pinned id and revision), failing within seconds when it is out of reach."""
     offline = _env_true("HF_HUB_OFFLINE") or _env_true("HF_DATASETS_OFFLINE")
     if not offline:
         _probe_hub()
-    import datasets
+    import datasets  # only here: its import alone costs ~185 MB
 
     where = f"{HUB_DATASET} (revision {HUB_REVISION})"
     try:
@@ -321,22 +303,26 @@ def _load_hub() -> datasets.DatasetDict:
     return convert_hub_corpus(hub)
 
 
-def load_corpus(source: str | Path | None = None) -> datasets.DatasetDict:
-    """Load splits ``train``, ``validation`` and (if present) ``test``; columns ``tokens``, ``tags`` (IOB2).
+def load_corpus(source: str | Path | None = None, *, train_file: str | Path | None = None,
+                dev_file: str | Path | None = None) -> Corpus:
+    """Splits ``train``, ``validation`` and (if there is one) ``test``, as lists of IOB2 Sentences.
 
-    ``source`` is a folder of CoNLL files; without it the folder named by ``NERWIN_DATA`` is used, and
-    without that CoNLL-2003 comes from the Hugging Face hub (pinned ``HUB_DATASET`` at ``HUB_REVISION``).
+    From, in order: the folder ``source`` (CoNLL files, see `find_split_files`); the files ``train_file``
+    and ``dev_file`` (given together); the folder named by ``NERWIN_DATA``; CoNLL-2003 from the Hugging
+    Face hub (pinned ``HUB_DATASET`` at ``HUB_REVISION``).
     """
-    if source is None and os.environ.get(DATA_ENV):
-        source = os.environ[DATA_ENV]
+    if (train_file is None) != (dev_file is None):
+        raise NerwinError("a training file and a dev file go together (--train-file and --dev-file)")
     if source is not None:
-        return _load_folder(Path(source))
+        return _read_splits(_folder_files(Path(source)))
+    if train_file is not None and dev_file is not None:
+        return load_files(train_file, dev_file)
+    if os.environ.get(DATA_ENV):
+        return _read_splits(_folder_files(Path(os.environ[DATA_ENV])))
     return _load_hub()
 
 
-def load_files(
-    train: str | Path, validation: str | Path, test: str | Path | None = None
-) -> datasets.DatasetDict:
-    """Like `load_corpus`, from CoNLL files named one by one."""
+def load_files(train: str | Path, validation: str | Path, test: str | Path | None = None) -> Corpus:
+    """The corpus of CoNLL files named one by one (what `load_corpus` returns)."""
     files = {"train": train, "validation": validation, **({"test": test} if test is not None else {})}
     return _read_splits({split: Path(path) for split, path in files.items()})

@@ -5,6 +5,9 @@
       vocab.json           the vocabulary of each feature column
       weights.safetensors  the parameters (float32), by dotted name
 
+A training checkpoint (`nerwin.training`) is a folder of the same three files under its own format
+name, so neither is ever taken for the other.
+
 Loading reads JSON and raw arrays only, so a model file can never run code. Writing goes to a
 temporary folder beside the target, then renames it into place: a crash leaves either the old
 model or the new one, never half of one. An existing model is only replaced when asked to.
@@ -20,10 +23,13 @@ import numpy as np
 
 from .errors import NerwinError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "save_folder", "load_folder", "write_json_atomic", "check_writable"]
+__all__ = ["FORMAT", "CHECKPOINT_FORMAT", "FORMAT_VERSION", "save_folder", "load_folder", "write_json_atomic",
+           "check_writable"]
 
 FORMAT = "nerwin-window-tagger"
+CHECKPOINT_FORMAT = "nerwin-training-checkpoint"
 FORMAT_VERSION = 1
+_WHAT = {FORMAT: "nerwin model", CHECKPOINT_FORMAT: "nerwin training checkpoint"}
 CONFIG, VOCAB, WEIGHTS = "config.json", "vocab.json", "weights.safetensors"
 
 
@@ -51,8 +57,9 @@ def write_json_atomic(path: Path, data) -> None:
 
 
 def save_folder(path: str | Path, config: dict, vocab: dict, arrays: dict[str, np.ndarray],
-                extra_files: dict[str, str] | None = None) -> Path:
-    """Write a model folder atomically (replacing an existing model folder at `path`)."""
+                extra_files: dict[str, str] | None = None, *, format: str = FORMAT) -> Path:
+    """Write a model folder (or with `format=CHECKPOINT_FORMAT` a checkpoint) atomically, replacing an
+    existing one at `path`."""
     from safetensors.numpy import save as st_save
 
     path = Path(path)
@@ -66,7 +73,7 @@ def save_folder(path: str | Path, config: dict, vocab: dict, arrays: dict[str, n
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config}
+        config = {"format": format, "format_version": FORMAT_VERSION, **config}
         _fsync_write(tmp / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
         _fsync_write(tmp / VOCAB, json.dumps(vocab, ensure_ascii=False).encode())
         _fsync_write(tmp / WEIGHTS, st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
@@ -126,8 +133,9 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def load_folder(path: str | Path) -> tuple[dict, dict, dict[str, np.ndarray]]:
-    """(config, vocab, arrays) of a model folder, checked; NerwinError naming the file if anything is off."""
+def load_folder(path: str | Path, *, format: str = FORMAT) -> tuple[dict, dict, dict[str, np.ndarray]]:
+    """(config, vocab, arrays) of a model folder (or with `format=CHECKPOINT_FORMAT` a checkpoint), checked;
+    NerwinError naming the file if anything is off."""
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 
@@ -138,8 +146,13 @@ def load_folder(path: str | Path) -> tuple[dict, dict, dict[str, np.ndarray]]:
     if not path.is_dir():
         raise NerwinError(f"{path}: a model is a folder holding {CONFIG}, {VOCAB} and {WEIGHTS}")
     config = _read_json(path / CONFIG)
-    if config.get("format") != FORMAT:
-        raise NerwinError(f"{path / CONFIG}: not a nerwin model (format {config.get('format')!r})")
+    found = config.get("format")
+    if found != format:
+        if found in _WHAT:  # a model given as a checkpoint, or a checkpoint as a model
+            hint = ("; `nerwin train ... --resume` finishes the run and writes the model"
+                    if found == CHECKPOINT_FORMAT else "")
+            raise NerwinError(f"{path}: a {_WHAT[found]}, not a {_WHAT[format]}{hint}")
+        raise NerwinError(f"{path / CONFIG}: not a {_WHAT[format]} (format {found!r})")
     version = config.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
         raise NerwinError(f"{path / CONFIG}: model format version {version!r}; this nerwin reads version "

@@ -33,7 +33,7 @@ from nerwin.decode import allowed_transitions, decode
 from nerwin.features import UNK, Featurizer
 from nerwin.metrics import score
 from nerwin.model import WindowModel
-from nerwin.train import tag_set
+from nerwin.training import tag_set
 
 HIDDEN, WORD_DIM, CAPS_DIM, HALF, DROPOUT, LR, CLIP, UNK_RATE = 300, 50, 5, 2, 0.5, 1e-3, 5.0, 0.5
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from bench_common import data_folder, describe_machine, load_split, seconds_on_unseen_text
 
 import nerwin
-from nerwin.evaluate import evaluate
+from nerwin.evaluation import evaluate
 from nerwin.serialize import write_json_atomic
 
 

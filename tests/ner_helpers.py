@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nerwin.train import TrainConfig
+from nerwin.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 TOY = ROOT / "data" / "toy"
@@ -70,7 +70,7 @@ def small_toy_folder(tmp_path: Path) -> Path:
 @functools.cache
 def tiny_model() -> Path:
     """A model folder trained on data/toy with TINY (once per session). Do not modify it."""
-    from nerwin.train import train
+    from nerwin.training import train
 
     folder = Path(tempfile.mkdtemp(prefix="nerwin-tiny-"))
     atexit.register(shutil.rmtree, folder, True)

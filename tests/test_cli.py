@@ -113,6 +113,24 @@ def test_train_without_data_fails_fast_when_the_hub_is_unreachable(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_train_option_defaults_are_train_configs(tmp_path, monkeypatch):
+    """`nerwin train OUT` with no options trains exactly TrainConfig(): every default comes from it."""
+    import nerwin.training
+    from nerwin.training import TrainConfig, TrainResult
+
+    seen = {}
+
+    def fake_train(corpus, out, config, **kwargs):
+        seen.update(corpus=corpus, config=config, **kwargs)
+        return TrainResult(50.0, 1, 1, False, 0.1, 1000.0, out, [])
+
+    monkeypatch.setattr(nerwin.training, "train", fake_train)
+    ok(run("train", tmp_path / "m", "--data", TOY, "--quiet"))
+    assert seen["config"] == TrainConfig()
+    assert not seen["force"] and not seen["resume"]
+    assert len(seen["corpus"]["train"]) > 100 and set(seen["corpus"]) == {"train", "validation", "test"}
+
+
 # ---- evaluate --------------------------------------------------------------------------------------
 
 def test_evaluate_text_names_scheme_and_mode_and_has_a_per_type_table():

@@ -60,7 +60,7 @@ def test_crf_tagger_trains_saves_and_loads(tmp_path):
     from dataclasses import replace
 
     import nerwin
-    from nerwin.train import train
+    from nerwin.training import train
 
     result = train(toy_corpus(), tmp_path / "crf", replace(TINY, crf=True))
     assert result.best_dev_f1 > 85

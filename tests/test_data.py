@@ -167,9 +167,60 @@ def make_folder(tmp_path, test=True):
 def test_load_corpus_from_folder(tmp_path):
     corpus = load_corpus(make_folder(tmp_path))
     assert set(corpus) == {"train", "validation", "test"}
-    assert corpus["train"].column_names == ["tokens", "tags"]
-    assert corpus["train"][1] == {"tokens": ["Acme", "wins"], "tags": ["B-ORG", "O"]}
-    assert corpus["validation"][0]["tags"] == ["B-LOC"]  # IOB1 converted
+    assert corpus["train"][1] == Sentence(["Acme", "wins"], ["B-ORG", "O"], 1, 12)
+    assert corpus["validation"][0].tags == ["B-LOC"]  # IOB1 converted
+
+
+def _content(corpus) -> dict:
+    """Each split's sentences as (tokens, tags, document), after checking they are Sentences."""
+    assert all(isinstance(s, Sentence) for split in corpus.values() for s in split)
+    return {name: [(s.tokens, s.tags, s.doc) for s in split] for name, split in corpus.items()}
+
+
+def test_every_source_gives_one_corpus_shape(tmp_path, monkeypatch):
+    """A folder, named files, $NERWIN_DATA and the hub's rows all give {split: [Sentence]} alike."""
+    import datasets
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    make_folder(folder, test=False)
+    from_folder = load_corpus(folder)
+    from_files = load_corpus(train_file=folder / "train.txt", dev_file=folder / "valid.txt")
+    monkeypatch.setenv(DATA_ENV, str(folder))
+    from_env = load_corpus()
+    names = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+    features = datasets.Features({"tokens": datasets.List(datasets.Value("string")),
+                                  "ner_tags": datasets.List(datasets.ClassLabel(names=names))})
+
+    def rows(*sentences):
+        return datasets.Dataset.from_dict({"tokens": [[w for w, _ in s] for s in sentences],
+                                           "ner_tags": [[names.index(t) for _, t in s] for s in sentences]},
+                                          features=features)
+
+    docstart = [("-DOCSTART-", "O")]
+    hub = datasets.DatasetDict({
+        "train": rows(docstart, [("Anna", "B-PER"), ("Berg", "I-PER"), ("lives", "O"), ("in", "O"),
+                                 ("Oslo", "B-LOC"), (".", "O")], docstart, [("Acme", "B-ORG"), ("wins", "O")]),
+        "valid": rows([("Oslo", "B-LOC")]),
+    })
+    from_hub = convert_hub_corpus(hub)
+    assert _content(from_folder) == _content(from_files) == _content(from_env) == _content(from_hub)
+    assert _content(from_hub)["train"][1] == (["Acme", "wins"], ["B-ORG", "O"], 1)
+
+
+def test_load_corpus_picks_folder_then_files_then_env(tmp_path, monkeypatch):
+    first, second, third = (tmp_path / name for name in ("first", "second", "third"))
+    for folder, word in ((first, "Anna"), (second, "Berta"), (third, "Clara")):
+        folder.mkdir()
+        write(folder, f"{word} B-PER\n", "train.txt")
+        write(folder, f"{word} B-PER\n", "valid.txt")
+    monkeypatch.setenv(DATA_ENV, str(third))
+    files = {"train_file": second / "train.txt", "dev_file": second / "valid.txt"}
+    assert load_corpus(first, **files)["train"][0].tokens == ["Anna"]
+    assert load_corpus(**files)["train"][0].tokens == ["Berta"]
+    assert load_corpus()["train"][0].tokens == ["Clara"]
+    with pytest.raises(NerwinError, match="--train-file and --dev-file"):
+        load_corpus(train_file=second / "train.txt")
 
 
 def test_load_corpus_env_and_optional_test(tmp_path, monkeypatch):
@@ -242,8 +293,7 @@ def test_convert_hub_corpus_uses_feature_names():
     names = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER", "B-ORG", "I-ORG"]
     corpus = convert_hub_corpus(hub_like(datasets.ClassLabel(names=names), [[3, 4, 0, 1], [5]]))
     assert set(corpus) == {"train", "validation"}
-    assert corpus["train"].column_names == ["tokens", "tags"]
-    assert corpus["train"]["tags"][:] == [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG"]]
+    assert [s.tags for s in corpus["train"]] == [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG"]]
 
 
 def test_convert_hub_corpus_iob1_and_bad_values():
@@ -251,7 +301,7 @@ def test_convert_hub_corpus_iob1_and_bad_values():
 
     label = datasets.ClassLabel(names=["O", "I-PER", "I-LOC", "B-PER", "B_ORG"])
     corpus = convert_hub_corpus(hub_like(label, [[1, 1, 0, 2], [0]]))
-    assert corpus["validation"]["tags"][0] == ["B-PER", "I-PER", "O", "B-LOC"]
+    assert corpus["validation"][0].tags == ["B-PER", "I-PER", "O", "B-LOC"]
     with pytest.raises(NerwinError, match=r"\[train\] row 1: bad tag 'B_ORG'"):
         convert_hub_corpus(hub_like(label, [[0, 0, 0, 0], [4]]))
 

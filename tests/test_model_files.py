@@ -196,3 +196,36 @@ def test_saving_removes_the_leftovers_of_saves_whose_process_died(tmp_path):
         shutil.copytree(model, folder)
     load(model).save(model)
     assert not any(f.exists() for f in stale) and alive.exists()
+
+
+def test_a_checkpoint_is_refused_as_a_model_and_a_model_as_a_checkpoint(tmp_path):
+    import dataclasses
+
+    from typer.testing import CliRunner
+
+    from nerwin.cli import app
+    from nerwin.training import train
+
+    def stop_in_epoch_2(event):
+        if event["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "m"
+    corpus = {"train": toy_corpus()["train"][:200], "validation": toy_corpus()["validation"][:40]}
+    assert train(corpus, out, dataclasses.replace(TINY, epochs=3), progress=stop_in_epoch_2).interrupted
+    checkpoint = tmp_path / "m.checkpoint"
+    config = json.loads((checkpoint / "config.json").read_text())
+    assert config["format"] == serialize.CHECKPOINT_FORMAT != serialize.FORMAT
+
+    with pytest.raises(NerwinError) as info:
+        load(checkpoint)
+    assert str(info.value).startswith(f"{checkpoint}: a nerwin training checkpoint, not a nerwin model")
+    assert "--resume" in str(info.value)
+    result = CliRunner().invoke(app, ["info", str(checkpoint)])
+    assert result.exit_code == 1 and "a nerwin training checkpoint, not a nerwin model" in result.stderr
+
+    shutil.rmtree(checkpoint)
+    shutil.copytree(out, checkpoint)  # a model where the checkpoint should be
+    with pytest.raises(NerwinError) as info:
+        train(corpus, out, dataclasses.replace(TINY, epochs=3), resume=True)
+    assert str(info.value) == f"{checkpoint}: a nerwin model, not a nerwin training checkpoint"

@@ -42,7 +42,7 @@ from nerwin.cli import app
 from nerwin.data import Sentence, load_corpus, load_files, read_conll
 from nerwin.errors import NerwinError
 from nerwin.tagger import load
-from nerwin.train import train
+from nerwin.training import train
 
 pytestmark = pytest.mark.reliability
 
@@ -206,8 +206,8 @@ def test_unseen_dev_or_test_tag_names_file_line_and_tag(tmp_path):
 
     test.write_text(conll([("Talvo", "B-PER"), ("in", "O"), ("Velmora", "B-LOC")]), encoding="utf-8")
     corpus = load_corpus(tmp_path)
-    assert corpus["validation"]["tags"] == [["B-PER", "O"]]  # IOB1 converted, not rejected
-    assert load_files(train, valid, test)["test"]["tags"] == [["B-PER", "O", "B-LOC"]]
+    assert [s.tags for s in corpus["validation"]] == [["B-PER", "O"]]  # IOB1 converted, not rejected
+    assert [s.tags for s in load_files(train, valid, test)["test"]] == [["B-PER", "O", "B-LOC"]]
 
 
 def test_unseen_dev_tag_through_the_cli(tmp_path):

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ner_helpers import (
     GOOD_CONLL,
     SENTENCE,
@@ -21,13 +23,13 @@ from ner_helpers import (
 )
 from safetensors.numpy import load_file
 
-import nerwin.train as train_module
+import nerwin.training as train_module
 from nerwin.autodiff import functions as F
 from nerwin.data import load_files
 from nerwin.errors import NerwinError
-from nerwin.evaluate import evaluate
+from nerwin.evaluation import evaluate
 from nerwin.tagger import load
-from nerwin.train import TrainConfig, train
+from nerwin.training import TrainConfig, train
 
 ONE = dataclasses.replace(TINY, epochs=1)
 
@@ -197,3 +199,72 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_model(tmp_path, 
 
 def test_config_from_dict_ignores_unknown_keys():
     assert TrainConfig.from_dict({"hidden": 7, "future_option": 1}).hidden == 7
+
+
+def test_nerwin_train_and_evaluate_stay_the_functions_however_submodules_are_imported():
+    import subprocess
+    import sys
+
+    code = ("import inspect, nerwin, nerwin.training, nerwin.evaluation, nerwin.cli\n"
+            "from nerwin.training import TrainConfig\n"
+            "from nerwin.evaluation import evaluate\n"
+            "assert inspect.isfunction(nerwin.train) and nerwin.train is nerwin.training.train\n"
+            "assert inspect.isfunction(nerwin.evaluate) and nerwin.evaluate is nerwin.evaluation.evaluate\n"
+            "assert nerwin.TrainConfig is TrainConfig\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_use_params_swaps_weights_in_for_the_block_and_back_even_on_an_error():
+    import numpy as np
+
+    from nerwin import nn
+    from nerwin.autodiff import tensor
+
+    layer = nn.Linear(3, 2, np.random.default_rng(0))
+    before = layer.state_dict()
+    twos = {"weight": np.full((3, 2), 2.0, dtype=np.float32)}
+    x = np.ones((1, 3), dtype=np.float32)
+    with layer.use_params(twos):
+        np.testing.assert_array_equal(layer.weight.data, twos["weight"])
+        np.testing.assert_array_equal(layer(tensor(x)).data, [[6.0, 6.0]])
+        np.testing.assert_array_equal(layer.bias.data, before["bias"])  # not named: untouched
+    assert all((layer.state_dict()[k] == v).all() for k, v in before.items())
+    with pytest.raises(RuntimeError), layer.use_params(twos):
+        raise RuntimeError("inside")
+    assert all((layer.state_dict()[k] == v).all() for k, v in before.items())
+    with pytest.raises(ValueError, match="nope"), layer.use_params({"nope": twos["weight"]}):
+        pass
+    assert all((layer.state_dict()[k] == v).all() for k, v in before.items())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.floats(-4, 4), max_size=8), max_size=6))
+def test_binary_decode_gives_valid_iob2_runs_of_locations(sentences):
+    import numpy as np
+
+    from nerwin import binary
+    from nerwin.tags import repair_iob2, spans
+
+    raw = np.array([x for s in sentences for x in s], dtype=np.float32).reshape(-1, 1)
+    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+    ids, probs = binary.decode(raw, lengths)
+    assert ids.shape == probs.shape == (len(raw),)
+    at = 0
+    for logits in sentences:
+        tags = [binary.TAGS[i] for i in ids[at:at + len(logits)]]
+        for start, _, label in spans(tags):  # valid IOB2: every entity opens with B-
+            assert tags[start] == "B-LOC" and label == "LOC"
+        p = 1 / (1 + np.exp(-np.array(logits, dtype=np.float32).astype(np.float64)))
+        assert tags == repair_iob2(["I-LOC" if q >= 0.5 else "O" for q in p])  # a run of LOC words: one entity
+        np.testing.assert_array_equal(probs[at:at + len(logits)], np.where(p >= 0.5, p, 1 - p))
+        at += len(logits)
+
+
+def test_binary_gold_and_targets_keep_locations_only():
+    from nerwin import binary
+
+    seqs = [["B-LOC", "I-LOC", "O", "B-PER", "I-PER"], ["B-ORG", "B-LOC"]]
+    assert binary.gold(seqs) == [["B-LOC", "I-LOC", "O", "O", "O"], ["O", "B-LOC"]]
+    assert binary.targets(seqs).tolist() == [1, 1, 0, 0, 0, 0, 1]
+    assert binary.targets(seqs).dtype.name == "float32"

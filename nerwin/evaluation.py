@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import binary
 from .data import read_conll
 from .errors import NerwinError
 from .metrics import score
@@ -15,20 +16,21 @@ def evaluate(data: str | Path, model: Tagger | str | Path | None = None) -> dict
     """Tag the sentences of a CoNLL file with `model` (default: the shipped one) and score them.
 
     Returns the `nerwin.metrics.score` report plus "data" and "model". Gold tags of a type the
-    model does not know are an error (its scores would silently read 0).
+    model does not know are an error (its scores would silently read 0); a binary (LOC) model is
+    scored against the file's LOC entities, every other tag counting as O.
     """
     tagger = model if isinstance(model, Tagger) else load(model)
     sentences = read_conll(data)
-    binary = tagger.binary
-    known = {"O", "B-LOC", "I-LOC"} if binary else set(tagger.tags)
-    for s in sentences:
-        for i, t in enumerate(s.tags):
-            if t not in known and not binary:
-                raise NerwinError(f"{data}:{s.line + i}: tag {t!r} is not one the model knows "
-                                  f"({', '.join(tagger.tags)})")
     gold = [s.tags for s in sentences]
-    if binary:
-        gold = [[t if t.endswith("-LOC") else "O" for t in seq] for seq in gold]
+    if tagger.binary:
+        gold = binary.gold(gold)
+    else:
+        known = set(tagger.tags)
+        for s in sentences:
+            for i, t in enumerate(s.tags):
+                if t not in known:
+                    raise NerwinError(f"{data}:{s.line + i}: tag {t!r} is not one the model knows "
+                                      f"({', '.join(tagger.tags)})")
     pred = tagger.tag_tokens([s.tokens for s in sentences])
     report = score(gold, pred)
     report["data"] = str(data)

@@ -1,0 +1,385 @@
+"""Training the window tagger: minibatch Adam, early stopping on dev F1, the best epoch kept on disk.
+
+    >>> from nerwin.data import load_corpus
+    >>> from nerwin.training import TrainConfig, train
+    >>> result = train(load_corpus("data/conll2003"), "models/mine", TrainConfig(epochs=10))
+
+In the order a run goes: `prepare` turns the corpus into arrays (feature ids, the tag set, what dev is
+scored against); `train_epochs` is the loop, a generator that trains an epoch, scores it on dev and yields
+one `Epoch` record, until the epochs run out or dev F1 stops improving; `train` consumes the records: it
+saves the best model (atomically, so an interrupted run leaves the best model so far on disk), writes the
+log, reports progress and keeps a checkpoint after each epoch, from which `resume=True` goes on to the
+same weights as a run never interrupted. Same seed, same data, same model.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from . import __version__, binary
+from .autodiff import functions as F
+from .autodiff import optim
+from .crf import crf_nll
+from .data import Corpus
+from .decode import allowed_transitions
+from .errors import NerwinError
+from .features import UNK, Encoded, Featurizer
+from .metrics import strict_f1
+from .model import WindowModel
+from .serialize import CHECKPOINT_FORMAT, check_writable, load_folder, save_folder, write_json_atomic
+from .tagger import Tagger
+from .tags import parse_tag
+from .train_config import TrainConfig
+
+__all__ = ["TrainConfig", "TrainResult", "TrainingData", "LoopState", "Epoch", "train", "prepare",
+           "build_model", "train_epochs", "score_dev", "tag_set", "checkpoint_path"]
+
+
+@dataclass
+class TrainResult:
+    best_dev_f1: float
+    best_epoch: int
+    epochs_run: int
+    interrupted: bool
+    seconds: float
+    tokens_per_second: float
+    path: Path | None
+    log: list[dict] = field(default_factory=list)
+
+
+class LossNotFinite(NerwinError):
+    def __init__(self, value: float, epoch: int, step: int):
+        super().__init__(f"loss became {value} at epoch {epoch}, step {step}")
+
+
+# ---- the data ------------------------------------------------------------------------------------
+
+def tag_set(sequences: Sequence[Sequence[str]]) -> list[str]:
+    """The IOB2 tags of a corpus in a stable order: O, then B-/I- of each type alphabetically."""
+    types = sorted({parse_tag(t)[1] for seq in sequences for t in seq} - {None})
+    return ["O"] + [f"{p}-{k}" for k in types for p in "BI"]
+
+
+@dataclass
+class TrainingData:
+    """A corpus made ready for training: feature ids of both splits, the tags the model outputs, and
+    what its dev predictions are scored against."""
+
+    featurizer: Featurizer
+    tags: list[str]              # the model's tags (`binary.TAGS` for the binary variant)
+    train: Encoded               # the training words, with their tag ids (unless binary)
+    dev: Encoded
+    dev_gold: list[list[str]]
+    word_column: int             # which feature column holds the words
+    singleton: np.ndarray        # per word id: seen once in training (trained as UNK at `unk_rate`)
+    binary_targets: np.ndarray | None  # the binary variant's 0/1 target for each training word
+    start: np.ndarray            # the IOB2 constraints (0 or FORBIDDEN) a CRF's learned scores add to
+    trans: np.ndarray
+
+
+def prepare(corpus: Corpus, config: TrainConfig) -> TrainingData:
+    """Vocabularies from the training words; both splits as feature ids; the tag set; singleton words."""
+    train_tokens, train_tags = [s.tokens for s in corpus["train"]], [s.tags for s in corpus["train"]]
+    dev_tokens, dev_tags = [s.tokens for s in corpus["validation"]], [s.tags for s in corpus["validation"]]
+    tags = tag_set(train_tags)
+    unseen = sorted({t for seq in dev_tags for t in seq} - set(tags))
+    if unseen:
+        raise NerwinError(f"validation data has tags never seen in training: {', '.join(unseen)}")
+    featurizer = Featurizer.build(train_tokens, config.feature_dims(), config.window)
+    is_binary = config.task == "binary"
+    tag_index = {t: i for i, t in enumerate(tags)}
+    train = featurizer.encode(train_tokens, None if is_binary else [[tag_index[t] for t in s] for s in train_tags])
+    dev = featurizer.encode(dev_tokens)
+
+    word_column = [c.name for c in featurizer.columns].index("word")
+    words = featurizer.columns[word_column]
+    counts = Counter(words.key(t) for s in train_tokens for t in s)
+    singleton = np.zeros(len(words.vocab), dtype=bool)
+    for key, idx in words.index.items():
+        singleton[idx] = counts.get(key, 0) == 1
+    if is_binary:
+        tags, dev_gold, targets = binary.TAGS, binary.gold(dev_tags), binary.targets(train_tags)
+    else:
+        dev_gold, targets = dev_tags, None
+    start, trans = allowed_transitions(tags)
+    return TrainingData(featurizer, tags, train, dev, dev_gold, word_column, singleton, targets, start, trans)
+
+
+class Rngs(NamedTuple):
+    """The run's random generators, one per use, all from the seed."""
+
+    init: np.random.Generator     # initial weights
+    dropout: np.random.Generator  # dropout masks
+    order: np.random.Generator    # the order of the training words
+    unk: np.random.Generator      # words trained as UNK
+
+    @classmethod
+    def from_seed(cls, seed: int) -> Rngs:
+        return cls(*[np.random.default_rng([seed, i]) for i in range(4)])
+
+
+def build_model(data: TrainingData, config: TrainConfig, rngs: Rngs) -> WindowModel:
+    """The window network for these features and tags, initialized from `rngs.init`."""
+    columns = data.featurizer.columns
+    n_out = 1 if config.task == "binary" else len(data.tags)
+    model = WindowModel([len(c.vocab) for c in columns], [c.dim for c in columns], data.featurizer.width,
+                        config.hidden, n_out, config.activation, config.dropout, rngs.init, crf=config.crf,
+                        input_dropout=config.input_dropout)
+    model.dropout.rng = model.input_dropout.rng = rngs.dropout
+    return model
+
+
+# ---- the loop --------------------------------------------------------------------------------------
+
+@dataclass
+class LoopState:
+    """Where the epoch loop stands; a checkpoint saves it with the weights, the optimizer and the rngs."""
+
+    epoch: int = 0        # epochs finished
+    best_f1: float = -1.0
+    best_epoch: int = 0
+    bad_epochs: int = 0   # epochs since the best one
+    snapshots: list[dict[str, np.ndarray]] = field(default_factory=list)  # the last epochs' weights (average)
+
+
+@dataclass
+class Epoch:
+    """What `train_epochs` yields after each epoch."""
+
+    epoch: int
+    loss: float                     # mean training loss per word
+    dev_f1: float                   # strict IOB2 entity F1 on dev of the weights scored
+    lr: float                       # the learning rate of this epoch
+    seconds: float                  # training time (scoring not included)
+    words: int
+    improved: bool                  # the best dev F1 so far
+    last: bool                      # no epoch follows (the epochs ran out, or the patience)
+    weights: dict[str, np.ndarray]  # the weights scored, with `config.average` (else {}: the model's own)
+
+    def log_entry(self) -> dict:
+        return {"epoch": self.epoch, "loss": self.loss, "dev_f1": self.dev_f1, "lr": self.lr,
+                "train_seconds": round(self.seconds, 2), "tokens_per_second": round(self.words / self.seconds),
+                "best": self.improved}
+
+
+def train_epochs(data: TrainingData, model: WindowModel, opt: optim.Adam, rngs: Rngs, config: TrainConfig,
+                 state: LoopState, progress: Callable[[dict], None] | None = None) -> Iterator[Epoch]:
+    """Train from `state` (which it keeps up to date) an epoch at a time, score each on dev, and yield
+    its record; stop after `config.epochs`, or `config.patience` epochs without a better dev F1.
+
+    With `config.average` the mean of the last epochs' weights is scored (and is what to save), while
+    training goes on from the model's own: whenever a record is yielded, the model holds its own."""
+    while state.epoch < config.epochs and state.bad_epochs < config.patience:
+        epoch = state.epoch + 1
+        loss, seconds = _train_one_epoch(data, model, opt, rngs, config, epoch, progress)
+        if config.average:
+            state.snapshots = (state.snapshots + [model.state_dict()])[-config.average:]
+        weights = _mean(state.snapshots) if config.average else {}
+        with model.use_params(weights):
+            dev_f1 = score_dev(data, model, config)
+        improved = dev_f1 > state.best_f1
+        if improved:
+            state.best_f1, state.best_epoch, state.bad_epochs = dev_f1, epoch, 0
+        else:
+            state.bad_epochs += 1
+        state.epoch = epoch
+        lr, stop = opt.lr, state.bad_epochs >= config.patience
+        if not stop:
+            opt.lr *= config.lr_decay
+        yield Epoch(epoch, loss, dev_f1, lr, seconds, len(data.train.positions), improved,
+                    stop or epoch == config.epochs, weights)
+
+
+def _train_one_epoch(data: TrainingData, model: WindowModel, opt: optim.Adam, rngs: Rngs, config: TrainConfig,
+                     epoch: int, progress: Callable[[dict], None] | None) -> tuple[float, float]:
+    """One pass over the training words in a new order: (mean loss per word, seconds)."""
+    model.train()
+    enc, n = data.train, len(data.train.positions)
+    total, done, started = 0.0, 0, time.perf_counter()
+    for step, (batch, lengths) in enumerate(_batches(enc, rngs.order, config.batch_size, config.crf), start=1):
+        windows = enc.windows(enc.positions[batch])
+        if config.unk_rate > 0 or config.word_dropout > 0:
+            words = windows[data.word_column]
+            draw = rngs.unk.random(words.shape)
+            words[(data.singleton[words] & (draw < config.unk_rate)) | (draw < config.word_dropout)] = UNK
+        loss = _loss(model, model(windows), data, batch, lengths, config)
+        opt.zero_grad()
+        loss.backward()
+        if config.clip > 0:
+            optim.clip_grad_norm(opt.params, config.clip)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise LossNotFinite(value, epoch, step)
+        opt.step()
+        total += value * len(batch)
+        done += len(batch)
+        if progress is not None:
+            progress({"epoch": epoch, "step": step, "tokens": done, "total": n, "loss": value})
+    model.eval()
+    return total / n, time.perf_counter() - started
+
+
+def _loss(model: WindowModel, logits, data: TrainingData, batch: np.ndarray, lengths: np.ndarray | None,
+          config: TrainConfig):
+    if data.binary_targets is not None:
+        return binary.loss(logits, data.binary_targets[batch])
+    if config.crf:  # the learned scores on top of the IOB2 constraints, as decoding uses them
+        return crf_nll(logits, F.add(model.start, data.start), F.add(model.transitions, data.trans), model.end,
+                       lengths, data.train.tags[batch])
+    return F.cross_entropy(logits, data.train.tags[batch])
+
+
+def _batches(enc: Encoded, order_rng: np.random.Generator, batch_size: int, by_sentence: bool):
+    """(token indices, sentence lengths or None) of each minibatch of an epoch, in a shuffled order.
+
+    Word-level: `batch_size` tokens drawn from anywhere. Sentence-level: whole sentences, in a shuffled
+    order, grouped until they hold at least `batch_size` tokens."""
+    n = len(enc.positions)
+    if not by_sentence:
+        order = order_rng.permutation(n)
+        for b in range(0, n, batch_size):
+            yield order[b:b + batch_size], None
+        return
+    starts = np.concatenate([[0], np.cumsum(enc.lengths)[:-1]])
+    picked: list[int] = []
+    tokens = 0
+    for s in order_rng.permutation(len(enc.lengths)):
+        picked.append(s)
+        tokens += int(enc.lengths[s])
+        if tokens >= batch_size:
+            yield _sentence_tokens(starts, enc.lengths, picked), enc.lengths[picked]
+            picked, tokens = [], 0
+    if picked:
+        yield _sentence_tokens(starts, enc.lengths, picked), enc.lengths[picked]
+
+
+def _sentence_tokens(starts: np.ndarray, lengths: np.ndarray, picked: list[int]) -> np.ndarray:
+    return np.concatenate([np.arange(starts[s], starts[s] + lengths[s]) for s in picked])
+
+
+def _mean(snapshots: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.mean([s[k] for s in snapshots], axis=0, dtype=np.float64).astype(np.float32)
+            for k in snapshots[0]}
+
+
+def score_dev(data: TrainingData, model: WindowModel, config: TrainConfig) -> float:
+    """Strict IOB2 entity F1 on dev of the model's weights as they are now (through a Tagger made for
+    them: a Tagger may keep copies of the weights it was made with)."""
+    tagger = Tagger(data.featurizer, model, data.tags, {"task": config.task})
+    return strict_f1(data.dev_gold, tagger.tag_encoded(data.dev))
+
+
+# ---- checkpoints -----------------------------------------------------------------------------------
+
+def checkpoint_path(out: Path) -> Path:
+    """Where training keeps its resumable state: a folder beside the model."""
+    return out.with_name(out.name + ".checkpoint")
+
+
+def _save_checkpoint(path: Path, model: WindowModel, opt: optim.Adam, rngs: Rngs, state: LoopState,
+                     log: list[dict], fingerprint: dict) -> None:
+    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
+    for i, snap in enumerate(state.snapshots):
+        arrays.update({f"snapshot{i}.{k}": v for k, v in snap.items()})
+    arrays.update({f"optim.{k}": np.asarray(v) for k, v in opt.state_dict().items()})
+    loop = {"epoch": state.epoch, "best_f1": state.best_f1, "best_epoch": state.best_epoch,
+            "bad": state.bad_epochs, "log": log, "fingerprint": fingerprint,
+            "rngs": [r.bit_generator.state for r in rngs], "lr": opt.lr}
+    save_folder(path, {"checkpoint": loop}, {}, arrays, format=CHECKPOINT_FORMAT)
+
+
+def _load_checkpoint(path: Path, model: WindowModel, opt: optim.Adam, rngs: Rngs,
+                     fingerprint: dict) -> tuple[LoopState, list[dict]]:
+    config, _, arrays = load_folder(path, format=CHECKPOINT_FORMAT)
+    loop = config.get("checkpoint", {})
+    if loop.get("fingerprint") != json.loads(json.dumps(fingerprint)):
+        raise NerwinError(f"{path}: made with other settings or data; resume with the same ones")
+    snapshots: dict[int, dict[str, np.ndarray]] = {}
+    for key, value in arrays.items():
+        if key.startswith("snapshot"):
+            head, name = key.split(".", 1)
+            snapshots.setdefault(int(head[8:]), {})[name] = value
+    try:
+        model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+        opt.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("optim.")})
+        for r, saved in zip(rngs, loop["rngs"]):
+            r.bit_generator.state = saved
+        opt.lr = float(loop["lr"])
+        state = LoopState(loop["epoch"], loop["best_f1"], loop["best_epoch"], loop["bad"],
+                          [snapshots[i] for i in sorted(snapshots)])
+    except (KeyError, ValueError, TypeError) as e:
+        raise NerwinError(f"{path}: checkpoint does not match this training run ({e})") from None
+    return state, loop["log"]
+
+
+# ---- a run -----------------------------------------------------------------------------------------
+
+def train(corpus: Corpus, out: str | Path | None, config: TrainConfig | None = None, *, force: bool = False,
+          log_path: str | Path | None = None, progress: Callable[[dict], None] | None = None,
+          command: str | None = None, resume: bool = False) -> TrainResult:
+    """Train on corpus["train"], pick the epoch by dev F1 on corpus["validation"], save the best to `out`.
+
+    `progress` is called after every batch with {"epoch", "step", "tokens", "loss", ...} and after every
+    epoch with {"epoch", "dev_f1", ...} (key "end"). Ctrl-C stops training and keeps the best model.
+
+    After each epoch the full training state (weights, optimizer moments, random generators, log) is
+    saved to `OUT.checkpoint`; `resume=True` continues from it and ends with the same weights as a run
+    that was never interrupted. The checkpoint is removed when training ends normally.
+    """
+    config = config or TrainConfig()
+    config.check()
+    out = Path(out) if out is not None else None
+    ckpt = checkpoint_path(out) if out is not None else None
+    if resume:
+        if ckpt is None or not (ckpt / "config.json").is_file():
+            raise NerwinError(f"{ckpt}: no checkpoint to resume from")
+    elif out is not None:
+        check_writable(out, force)
+    data = prepare(corpus, config)
+    rngs = Rngs.from_seed(config.seed)
+    model = build_model(data, config, rngs)
+    opt = optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    fingerprint = {"config": asdict(config), "tokens": len(data.train.positions),
+                   "vocab": [len(c.vocab) for c in data.featurizer.columns]}
+    state, log = LoopState(), []
+    if resume:
+        state, log = _load_checkpoint(ckpt, model, opt, rngs, fingerprint)
+    about = {"task": config.task, "tags": data.tags, "nerwin_version": __version__, "training": asdict(config),
+             "command": command}
+
+    started = time.perf_counter()
+    here: list[Epoch] = []  # the epochs of this call (a resumed run's log has the earlier ones too)
+    interrupted = False
+    try:
+        for record in train_epochs(data, model, opt, rngs, config, state, progress):
+            here.append(record)
+            log.append(record.log_entry())
+            if record.improved and out is not None:
+                with model.use_params(record.weights):
+                    dev = {"epoch": record.epoch, "f1": record.dev_f1}
+                    Tagger(data.featurizer, model, data.tags, {**about, "dev": dev}).save(out)
+            if log_path is not None:
+                write_json_atomic(Path(log_path), {"config": asdict(config), "epochs": log})
+            if progress is not None:
+                progress({"end": True, **log[-1]})
+            if ckpt is not None and not record.last:
+                _save_checkpoint(ckpt, model, opt, rngs, state, log, fingerprint)
+    except KeyboardInterrupt:
+        interrupted = True
+    except LossNotFinite as e:
+        raise NerwinError(f"{e}; training stopped (the best model so far is kept{f' in {out}' if out else ''}); "
+                          "try a smaller --lr") from None
+    if not interrupted and ckpt is not None:
+        shutil.rmtree(ckpt, ignore_errors=True)
+    seconds = sum(r.seconds for r in here)
+    return TrainResult(state.best_f1, state.best_epoch, len(log), interrupted, time.perf_counter() - started,
+                       sum(r.words for r in here) / seconds if seconds else 0.0, out, log)
