@@ -168,9 +168,8 @@ def test_fast_tagging_gives_the_tokens_and_entities_of_the_plain_path():
     words = SENTENCE.split() + ["Zorvath", "Quillon", "said", "in", "Velmora-based", "U.S.", "don't", "1,234.5"]
     texts = [" ".join(rng.choice(words, size=rng.integers(1, 25))) for _ in range(300)]
     texts += ["  Talvo\tBrenwick visited\nVelmora .", ""]
-    for _ in range(2):
+    for _ in range(2):  # the second time every chunk is found in the memo, and projections were kept
         assert tagger.tokens_and_entities(texts) == plain.tokens_and_entities(texts)
-    assert tagger._fast.scorer._workspace().kept.used > 0
     single, mixed = texts[:300], [*texts[:3], ["Talvo", "Brenwick", "of", "Velmora"], "", *texts[3:6]]
     for batch in (single, mixed, single[::-1]):
         assert tagger.tag_texts(batch) == plain.tag_texts(batch)
@@ -202,30 +201,31 @@ def test_prepared_ids_are_each_columns_key_of_each_token():
     np.testing.assert_array_equal(enc.type_windows(enc.positions)[:, enc.half], enc.types[enc.positions])
 
 
-def test_a_call_that_fails_midway_leaves_the_memos_right(monkeypatch):
-    tagger = nerwin.load(tiny_model())
-    preparer = tagger._fast.preparer
-    preparer.ROWS_KEPT = 1  # and rows past the kept limit, which the next call hands out again
-    real = preparer._new_chunk
-    calls = []
+def test_a_call_interrupted_midway_leaves_the_memos_right(monkeypatch):
+    """Ctrl-C while a batch is being tokenized: tokens already given rows must still get their ids."""
+    from nerwin.fast import prepare
 
-    def failing(key):
+    monkeypatch.setattr(Preparer, "ROWS_KEPT", 1)  # and rows past the kept limit, handed out again next call
+    tagger = nerwin.load(tiny_model())
+    real, calls = prepare.chunk_tokens, []
+
+    def interrupted(key):
         calls.append(key)
         if len(calls) == 3:
-            raise RuntimeError("boom")
+            raise KeyboardInterrupt
         return real(key)
 
-    monkeypatch.setattr(preparer, "_new_chunk", failing)
-    with pytest.raises(RuntimeError):
-        tagger.tag_texts(["Zorvath Brenwick Quillon visited Velmora ."])
-    monkeypatch.setattr(preparer, "_new_chunk", real)
-    texts = ["Zorvath Quillon visited Velmora ."]
+    monkeypatch.setattr(prepare, "chunk_tokens", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tagger.tag_texts(["Zorvath Brenwick, Quillon visited Velmora-based Corp."])
+    monkeypatch.setattr(prepare, "chunk_tokens", real)
+    texts = ["Zorvath Quillon visited Velmora .", "Zorvath Brenwick, Quillon visited Velmora-based Corp."]
     assert tagger.tag_texts(texts) == _plain(tagger).tag_texts(texts)
 
 
-def test_tokens_past_the_kept_limit_serve_one_call_only():
+def test_tokens_past_the_kept_limit_serve_one_call_only(monkeypatch):
+    monkeypatch.setattr(Preparer, "ROWS_KEPT", 5)  # new tokens past the fifth get rows for one call only
     small = nerwin.load(tiny_model())
-    small._fast.preparer.ROWS_KEPT = 5  # new tokens past the fifth get rows for one call only
     plain = _plain(small)
     calls = [[f"Word{i}x{j} visited Velmora on Monday ." for j in range(40)] for i in range(3)]
     for texts in calls:
