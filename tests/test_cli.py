@@ -9,7 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from ner_helpers import (
+from typer.testing import CliRunner
+
+from nerwin.cli import app
+from nerwin.tags import repair_iob2
+from tests.helpers import (
     BUILD_ONLY,
     DAMAGES,
     GOOD_CONLL,
@@ -19,15 +23,8 @@ from ner_helpers import (
     TOY_TEST,
     TOY_TRAIN,
     conll,
-    copy_model,
-    small_toy_folder,
-    tiny_model,
     write_conll,
 )
-from typer.testing import CliRunner
-
-from nerwin.cli import app
-from nerwin.tags import repair_iob2
 
 runner = CliRunner()
 
@@ -67,8 +64,8 @@ def test_train_writes_a_model_and_its_log(tmp_path):
 
 
 @pytest.mark.reliability
-def test_train_from_named_files_refuses_to_overwrite_without_force(tmp_path):
-    small = small_toy_folder(tmp_path)
+def test_train_from_named_files_refuses_to_overwrite_without_force(tmp_path, small_toy_folder):
+    small = small_toy_folder
     out, log = tmp_path / "m", tmp_path / "train-log.json"
     files = ["--train-file", small / "train.txt", "--dev-file", small / "valid.txt", "--log", log]
     ok(run("train", out, *files, *TINY_CLI))
@@ -133,68 +130,68 @@ def test_train_option_defaults_are_train_configs(tmp_path, monkeypatch):
 
 # ---- evaluate --------------------------------------------------------------------------------------
 
-def test_evaluate_text_names_scheme_and_mode_and_has_a_per_type_table():
-    stdout = ok(run("evaluate", TOY_TEST, "--model", tiny_model()))
+def test_evaluate_text_names_scheme_and_mode_and_has_a_per_type_table(tiny_model):
+    stdout = ok(run("evaluate", TOY_TEST, "--model", tiny_model))
     assert "scheme IOB2" in stdout and "mode strict" in stdout and "conlleval" in stdout
     table = stdout[stdout.index("type"):].splitlines()
     assert table[0].split() == ["type", "precision", "recall", "F1", "support"]
     assert sorted(row.split()[0] for row in table[1:]) == ["LOC", "MISC", "ORG", "PER"]
 
 
-def test_evaluate_json_and_output_file(tmp_path):
-    report = json.loads(ok(run("evaluate", TOY_TEST, "-m", tiny_model(), "--format", "json")))
+def test_evaluate_json_and_output_file(tmp_path, tiny_model):
+    report = json.loads(ok(run("evaluate", TOY_TEST, "-m", tiny_model, "--format", "json")))
     assert report["scheme"] == "IOB2" and report["mode"] == "strict"
     assert report["f1"] > 90 and set(report["per_type"]) == {"LOC", "MISC", "ORG", "PER"}
     out = tmp_path / "report.json"
-    ok(run("evaluate", TOY_TEST, "-m", tiny_model(), "--output", out))
+    ok(run("evaluate", TOY_TEST, "-m", tiny_model, "--output", out))
     assert json.loads(out.read_text()) == report
 
 
 @pytest.mark.reliability
-def test_evaluate_missing_file(tmp_path):
-    fails(run("evaluate", tmp_path / "missing.txt", "-m", tiny_model()), "missing.txt", "no such file")
+def test_evaluate_missing_file(tmp_path, tiny_model):
+    fails(run("evaluate", tmp_path / "missing.txt", "-m", tiny_model), "missing.txt", "no such file")
 
 
 @pytest.mark.reliability
-def test_evaluate_malformed_line_names_file_and_line(tmp_path):
+def test_evaluate_malformed_line_names_file_and_line(tmp_path, tiny_model):
     path = write_conll(tmp_path, "Talvo X X B-PER\nBrenwick\n")
-    fails(run("evaluate", path, "-m", tiny_model()), f"{path}:2")
+    fails(run("evaluate", path, "-m", tiny_model), f"{path}:2")
 
 
 @pytest.mark.reliability
 @pytest.mark.parametrize("bad", ["B_PER", "X-LOC", "S-PER", "B-"])
-def test_evaluate_malformed_label(tmp_path, bad):
+def test_evaluate_malformed_label(tmp_path, bad, tiny_model):
     path = write_conll(tmp_path, f"Talvo X X {bad}\nwent X X O\n")
-    fails(run("evaluate", path, "-m", tiny_model()), f"{path}:1", repr(bad))
+    fails(run("evaluate", path, "-m", tiny_model), f"{path}:1", repr(bad))
 
 
 @pytest.mark.reliability
-def test_evaluate_label_the_model_does_not_know(tmp_path):
+def test_evaluate_label_the_model_does_not_know(tmp_path, tiny_model):
     path = write_conll(tmp_path, GOOD_CONLL + "\nMonday X X B-DATE\n")
-    fails(run("evaluate", path, "-m", tiny_model()), "B-DATE", str(path))
+    fails(run("evaluate", path, "-m", tiny_model), "B-DATE", str(path))
 
 
 @pytest.mark.reliability
-def test_evaluate_empty_file(tmp_path):
-    fails(run("evaluate", write_conll(tmp_path, "\n\n"), "-m", tiny_model()), "no sentences")
+def test_evaluate_empty_file(tmp_path, tiny_model):
+    fails(run("evaluate", write_conll(tmp_path, "\n\n"), "-m", tiny_model), "no sentences")
 
 
-def test_evaluate_gold_without_entities(tmp_path):
+def test_evaluate_gold_without_entities(tmp_path, tiny_model):
     path = write_conll(tmp_path, conll([("prices", "O"), ("rose", "O"), (".", "O")]))
-    report = json.loads(ok(run("evaluate", path, "-m", tiny_model(), "-F", "json")))
+    report = json.loads(ok(run("evaluate", path, "-m", tiny_model, "-F", "json")))
     assert report["gold_entities"] == 0 and report["mode"] == "strict"
 
 
 # ---- tag -------------------------------------------------------------------------------------------
 
-def test_tag_text():
-    stdout = ok(run("tag", "-m", tiny_model(), SENTENCE))
+def test_tag_text(tiny_model):
+    stdout = ok(run("tag", "-m", tiny_model, SENTENCE))
     assert stdout == "[Talvo Brenwick]PER visited [Velmora]LOC on Monday .\n"
 
 
-def test_tag_json_offsets_point_into_the_input():
+def test_tag_json_offsets_point_into_the_input(tiny_model):
     text = "  Talvo  Brenwick's  trip to Velmora, with Greyfen Corp.  "
-    line = json.loads(ok(run("tag", "-m", tiny_model(), "-F", "json", text)))
+    line = json.loads(ok(run("tag", "-m", tiny_model, "-F", "json", text)))
     assert line["text"] == text
     assert line["entities"], line
     for e in line["entities"]:
@@ -202,65 +199,65 @@ def test_tag_json_offsets_point_into_the_input():
         assert e["label"] in {"PER", "LOC", "ORG", "MISC"} and 0 <= e["score"] <= 1
 
 
-def test_tag_conll():
-    stdout = ok(run("tag", "-m", tiny_model(), "--format", "conll", SENTENCE))
+def test_tag_conll(tiny_model):
+    stdout = ok(run("tag", "-m", tiny_model, "--format", "conll", SENTENCE))
     rows = [line.split("\t") for line in stdout.strip("\n").splitlines()]
     assert [r[0] for r in rows] == SENTENCE.split()
     tags = [r[1] for r in rows]
     assert tags == ["B-PER", "I-PER", "O", "B-LOC", "O", "O", "O"]
 
 
-def test_tag_file_one_output_line_per_input_line(tmp_path):
+def test_tag_file_one_output_line_per_input_line(tmp_path, tiny_model):
     lines = [SENTENCE, "", "Greyfen Corp said profits rose .", "Police in Ostrel arrested Lusk ."]
     path = tmp_path / "in.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = ok(run("tag", "-m", tiny_model(), "--file", path, "-F", "json")).splitlines()
+    out = ok(run("tag", "-m", tiny_model, "--file", path, "-F", "json")).splitlines()
     assert [json.loads(o)["text"] for o in out] == lines
     assert json.loads(out[1])["entities"] == []
     assert [e["label"] for e in json.loads(out[2])["entities"]] == ["ORG"]
 
 
-def test_tag_stdin():
-    stdout = ok(run("tag", "-m", tiny_model(), "-", input=f"{SENTENCE}\nGreyfen Corp fell .\n"))
+def test_tag_stdin(tiny_model):
+    stdout = ok(run("tag", "-m", tiny_model, "-", input=f"{SENTENCE}\nGreyfen Corp fell .\n"))
     assert stdout.splitlines() == ["[Talvo Brenwick]PER visited [Velmora]LOC on Monday .",
                                    "[Greyfen Corp]ORG fell ."]
 
 
 @pytest.mark.reliability
-def test_tag_empty_stdin_prints_nothing():
-    assert ok(run("tag", "-m", tiny_model(), "-", input="")) == ""
+def test_tag_empty_stdin_prints_nothing(tiny_model):
+    assert ok(run("tag", "-m", tiny_model, "-", input="")) == ""
 
 
-def test_tag_pretokenized_splits_on_whitespace_only():
+def test_tag_pretokenized_splits_on_whitespace_only(tiny_model):
     text = "Brenwick's trip to Velmora,Ostrel ."
-    plain = ok(run("tag", "-m", tiny_model(), "-F", "conll", text)).split()
-    tokens = ok(run("tag", "-m", tiny_model(), "-F", "conll", "--tokens", text)).split()
+    plain = ok(run("tag", "-m", tiny_model, "-F", "conll", text)).split()
+    tokens = ok(run("tag", "-m", tiny_model, "-F", "conll", "--tokens", text)).split()
     assert tokens[::2] == text.split()
     assert len(plain) > len(tokens)  # the tokenizer splits 's and the comma off
 
 
 @pytest.mark.reliability
-def test_tag_output_is_valid_iob2_on_odd_text():
+def test_tag_output_is_valid_iob2_on_odd_text(tiny_model):
     text = "😀 Talvo e\u0301 \u202eVelmora\u202c \x07 שלום  Ostrel\tCorp\r"
-    stdout = ok(run("tag", "-m", tiny_model(), "-F", "conll", text))
+    stdout = ok(run("tag", "-m", tiny_model, "-F", "conll", text))
     tags = [row.split("\t")[1] for row in stdout.strip("\n").splitlines()]
     assert tags == repair_iob2(tags)
 
 
 @pytest.mark.reliability
-def test_tag_empty_text_is_an_error():
-    fails(run("tag", "-m", tiny_model(), ""), "empty")
-    fails(run("tag", "-m", tiny_model(), "   "), "empty")
+def test_tag_empty_text_is_an_error(tiny_model):
+    fails(run("tag", "-m", tiny_model, ""), "empty")
+    fails(run("tag", "-m", tiny_model, "   "), "empty")
 
 
-def test_tag_needs_exactly_one_input(tmp_path):
-    fails(run("tag", "-m", tiny_model()), "--file")
-    fails(run("tag", "-m", tiny_model(), "--file", TOY_TEST, "text"), "--file")
+def test_tag_needs_exactly_one_input(tmp_path, tiny_model):
+    fails(run("tag", "-m", tiny_model), "--file")
+    fails(run("tag", "-m", tiny_model, "--file", TOY_TEST, "text"), "--file")
 
 
 @pytest.mark.reliability
-def test_tag_missing_file(tmp_path):
-    fails(run("tag", "-m", tiny_model(), "--file", tmp_path / "gone.txt"), "gone.txt")
+def test_tag_missing_file(tmp_path, tiny_model):
+    fails(run("tag", "-m", tiny_model, "--file", tmp_path / "gone.txt"), "gone.txt")
 
 
 @pytest.mark.reliability
@@ -270,9 +267,9 @@ def test_tag_missing_model(tmp_path):
 
 @pytest.mark.reliability
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
-def test_tag_and_info_with_a_damaged_model(tmp_path, damage):
+def test_tag_and_info_with_a_damaged_model(tmp_path, damage, copy_model):
     spoil, filename = DAMAGES[damage]
-    model = copy_model(tmp_path)
+    model = copy_model()
     spoil(model)
     fails(run("tag", "-m", model, SENTENCE), str(model / filename))
     if damage not in BUILD_ONLY:
@@ -281,14 +278,14 @@ def test_tag_and_info_with_a_damaged_model(tmp_path, damage):
 
 # ---- info ------------------------------------------------------------------------------------------
 
-def test_info():
-    stdout = ok(run("info", tiny_model()))
+def test_info(tiny_model):
+    stdout = ok(run("info", tiny_model))
     assert "nerwin-window-tagger v1" in stdout
     assert "B-PER" in stdout and "parameters" in stdout and "dev F1" in stdout
 
 
-def test_info_default_model_via_env(tmp_path):
-    assert str(tiny_model()) in ok(run("info", env={"NERWIN_MODEL": str(tiny_model())}))
+def test_info_default_model_via_env(tmp_path, tiny_model):
+    assert str(tiny_model) in ok(run("info", env={"NERWIN_MODEL": str(tiny_model)}))
     fails(run("info", env={"NERWIN_MODEL": str(tmp_path / "none")}), "none")
 
 

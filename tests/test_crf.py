@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ner_helpers import TINY, toy_corpus
 
 from nerwin.autodiff import gradcheck
 from nerwin.crf import crf_nll
 from nerwin.tags import spans
+from tests.helpers import TINY
 
 
 def _path_score(scores, start, trans, end, path, at):
@@ -56,17 +56,17 @@ def test_crf_gradients_match_central_differences(lengths, seed):
                      rng.normal(size=k), rng.normal(size=(k, k)), rng.normal(size=k))
 
 
-def test_crf_tagger_trains_saves_and_loads(tmp_path):
+def test_crf_tagger_trains_saves_and_loads(tmp_path, toy_corpus):
     from dataclasses import replace
 
     import nerwin
     from nerwin.training import train
 
-    result = train(toy_corpus(), tmp_path / "crf", replace(TINY, crf=True))
+    result = train(toy_corpus, tmp_path / "crf", replace(TINY, crf=True))
     assert result.best_dev_f1 > 85
     tagger = nerwin.load(tmp_path / "crf")
     assert tagger.model.crf and tagger.config["network"]["crf"] is True
-    sentences = [s.tokens for s in toy_corpus()["test"][:50]]
+    sentences = [s.tokens for s in toy_corpus["test"][:50]]
     tags = tagger.tag_tokens(sentences)
     for seq in tags:  # always valid IOB2: every I-X continues an X
         for s, _, label in spans(seq):

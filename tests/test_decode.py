@@ -125,10 +125,8 @@ def test_allowed_transitions_forbid_exactly_what_iob2_forbids():
             assert trans[i, j] == (0.0 if allowed else FORBIDDEN), (before, tag)
 
 
-def test_tagging_one_sentence_does_not_import_numba():
-    from ner_helpers import tiny_model
-
-    code = (f"import sys, nerwin; t = nerwin.load({str(tiny_model())!r}); "
+def test_tagging_one_sentence_does_not_import_numba(tiny_model):
+    code = (f"import sys, nerwin; t = nerwin.load({str(tiny_model)!r}); "
             "t('Talvo Brenwick visited Velmora on Monday .'); print('numba' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

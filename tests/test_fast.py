@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ner_helpers import SENTENCE, tiny_model
 
 import nerwin
 from nerwin.autodiff.tensor import no_grad
@@ -16,6 +15,7 @@ from nerwin.fast import Preparer, Scorer, token_types
 from nerwin.fast import scorer as scorer_module
 from nerwin.model import WindowModel
 from nerwin.tagger import Tagger
+from tests.helpers import SENTENCE
 
 FAST = settings(deadline=None, max_examples=25)
 
@@ -159,10 +159,10 @@ def _as_text(text):
     return text if isinstance(text, str) else " ".join(text)
 
 
-def test_fast_tagging_gives_the_tokens_and_entities_of_the_plain_path():
+def test_fast_tagging_gives_the_tokens_and_entities_of_the_plain_path(tiny_model):
     """On a big batch (the by-types forward), on repeats (every chunk memoized, projections kept), on
     single-spaced texts (done all at once) and texts mixed with token lists."""
-    tagger = nerwin.load(tiny_model())  # a private tagger: fresh memos
+    tagger = nerwin.load(tiny_model)  # a private tagger: fresh memos
     plain = _plain(tagger)
     rng = np.random.default_rng(0)
     words = SENTENCE.split() + ["Zorvath", "Quillon", "said", "in", "Velmora-based", "U.S.", "don't", "1,234.5"]
@@ -173,22 +173,22 @@ def test_fast_tagging_gives_the_tokens_and_entities_of_the_plain_path():
     single, mixed = texts[:300], [*texts[:3], ["Talvo", "Brenwick", "of", "Velmora"], "", *texts[3:6]]
     for batch in (single, mixed, single[::-1]):
         assert tagger.tag_texts(batch) == plain.tag_texts(batch)
-        assert nerwin.load(tiny_model()).tag_texts(batch) == tagger.tag_texts(batch)  # with no memo at all
+        assert nerwin.load(tiny_model).tag_texts(batch) == tagger.tag_texts(batch)  # with no memo at all
     spans, _ = tagger.tokens_and_entities(mixed)
     assert spans[3] == [("Talvo", 0, 5), ("Brenwick", 6, 14), ("of", 15, 17), ("Velmora", 18, 25)]
 
 
 @pytest.mark.parametrize("odd", ["\u200b", "\xa0", "\u2028", "\x1c", "\t", "\xad"])
-def test_texts_with_unprintable_characters_or_unusual_whitespace_tag_as_the_plain_path(odd):
+def test_texts_with_unprintable_characters_or_unusual_whitespace_tag_as_the_plain_path(odd, tiny_model):
     """Whitespace other than a single space sends a batch to the chunk-by-chunk path; characters that
     are unprintable but not whitespace (zero-width space, soft hyphen) keep it on the batch path."""
-    tagger = nerwin.load(tiny_model())
+    tagger = nerwin.load(tiny_model)
     texts = [f"Talvo{odd}Brenwick visited Velmora .", f"Quillon said{odd} Zorvath", f"{odd}Velmora", "Talvo ."]
     assert tagger.tokens_and_entities(texts) == _plain(tagger).tokens_and_entities(texts)
 
 
-def test_prepared_ids_are_each_columns_key_of_each_token():
-    feat = nerwin.load(tiny_model()).featurizer
+def test_prepared_ids_are_each_columns_key_of_each_token(tiny_model):
+    feat = nerwin.load(tiny_model).featurizer
     tokens = ["Zorvath", "McDonald's", "1996-08-22", "ÉCOLE", "x", "Velmora-based", "Zorvath"]
     prepared = Preparer(feat).prepare([tokens])
     assert prepared.tokens == tokens
@@ -201,12 +201,12 @@ def test_prepared_ids_are_each_columns_key_of_each_token():
     np.testing.assert_array_equal(enc.type_windows(enc.positions)[:, enc.half], enc.types[enc.positions])
 
 
-def test_a_call_interrupted_midway_leaves_the_memos_right(monkeypatch):
+def test_a_call_interrupted_midway_leaves_the_memos_right(monkeypatch, tiny_model):
     """Ctrl-C while a batch is being tokenized: tokens already given rows must still get their ids."""
     from nerwin.fast import prepare
 
     monkeypatch.setattr(Preparer, "ROWS_KEPT", 1)  # and rows past the kept limit, handed out again next call
-    tagger = nerwin.load(tiny_model())
+    tagger = nerwin.load(tiny_model)
     real, calls = prepare.chunk_tokens, []
 
     def interrupted(key):
@@ -223,9 +223,9 @@ def test_a_call_interrupted_midway_leaves_the_memos_right(monkeypatch):
     assert tagger.tag_texts(texts) == _plain(tagger).tag_texts(texts)
 
 
-def test_tokens_past_the_kept_limit_serve_one_call_only(monkeypatch):
+def test_tokens_past_the_kept_limit_serve_one_call_only(monkeypatch, tiny_model):
     monkeypatch.setattr(Preparer, "ROWS_KEPT", 5)  # new tokens past the fifth get rows for one call only
-    small = nerwin.load(tiny_model())
+    small = nerwin.load(tiny_model)
     plain = _plain(small)
     calls = [[f"Word{i}x{j} visited Velmora on Monday ." for j in range(40)] for i in range(3)]
     for texts in calls:

@@ -11,43 +11,43 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ner_helpers import DAMAGES, SENTENCE, TINY, copy_model, tiny_model, tiny_tagger, toy_corpus
 
 from nerwin import serialize
 from nerwin.errors import NerwinError
 from nerwin.tagger import Tagger, load
+from tests.helpers import DAMAGES, SENTENCE, TINY
 
 pytestmark = pytest.mark.reliability
 
 FILES = {"config.json", "vocab.json", "weights.safetensors"}
 
 
-def toy_test_tokens() -> list[list[str]]:
-    return [s.tokens for s in toy_corpus()["test"]]
+def toy_test_tokens(corpus: dict) -> list[list[str]]:
+    return [s.tokens for s in corpus["test"]]
 
 
-def test_round_trip_gives_identical_predictions(tmp_path):
-    tagger = tiny_tagger()
+def test_round_trip_gives_identical_predictions(tmp_path, toy_corpus, tiny_model, tiny_tagger):
+    tagger = tiny_tagger
     tagger.save(tmp_path / "copy")
     again = load(tmp_path / "copy")
-    sentences = toy_test_tokens()
+    sentences = toy_test_tokens(toy_corpus)
     enc = tagger.featurizer.encode(sentences)
     assert np.array_equal(tagger.scores(enc), again.scores(again.featurizer.encode(sentences)))
     assert again.tag_tokens(sentences) == tagger.tag_tokens(sentences)
     assert again(SENTENCE) == tagger(SENTENCE)
     assert again.tags == tagger.tags
     for name in FILES:  # saving a loaded model writes the same files
-        assert (tmp_path / "copy" / name).read_bytes() == (tiny_model() / name).read_bytes(), name
+        assert (tmp_path / "copy" / name).read_bytes() == (tiny_model / name).read_bytes(), name
 
 
-def test_model_files_are_json_and_safetensors_only():
-    assert {p.name for p in tiny_model().iterdir()} == FILES
-    config = json.loads((tiny_model() / "config.json").read_text(encoding="utf-8"))
+def test_model_files_are_json_and_safetensors_only(tiny_model, tiny_tagger):
+    assert {p.name for p in tiny_model.iterdir()} == FILES
+    config = json.loads((tiny_model / "config.json").read_text(encoding="utf-8"))
     assert config["format"] == serialize.FORMAT and config["format_version"] == serialize.FORMAT_VERSION
-    assert config["tags"] == tiny_tagger().tags and config["network"]["hidden"] == TINY.hidden
-    vocab = json.loads((tiny_model() / "vocab.json").read_text(encoding="utf-8"))
+    assert config["tags"] == tiny_tagger.tags and config["network"]["hidden"] == TINY.hidden
+    vocab = json.loads((tiny_model / "vocab.json").read_text(encoding="utf-8"))
     assert all(isinstance(v, list) and all(isinstance(k, str) for k in v) for v in vocab.values())
-    raw = (tiny_model() / "weights.safetensors").read_bytes()
+    raw = (tiny_model / "weights.safetensors").read_bytes()
     (size,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8:8 + size])
     tensors = {k: v for k, v in header.items() if k != "__metadata__"}
@@ -56,10 +56,10 @@ def test_model_files_are_json_and_safetensors_only():
     assert len(raw) == 8 + size + last  # nothing hidden after the arrays
 
 
-def test_save_with_a_card_adds_only_a_readme(tmp_path):
-    tiny_tagger().save(tmp_path / "m", card="# tiny\nA toy model.\n")
+def test_save_with_a_card_adds_only_a_readme(tmp_path, tiny_tagger):
+    tiny_tagger.save(tmp_path / "m", card="# tiny\nA toy model.\n")
     assert {p.name for p in (tmp_path / "m").iterdir()} == FILES | {"README.md"}
-    assert load(tmp_path / "m")(SENTENCE) == tiny_tagger()(SENTENCE)
+    assert load(tmp_path / "m")(SENTENCE) == tiny_tagger(SENTENCE)
 
 
 class _Boom:
@@ -72,8 +72,8 @@ class _Boom:
         return (open, (str(self.marker), "w"))
 
 
-def test_loading_never_unpickles(tmp_path, monkeypatch):
-    model = copy_model(tmp_path)
+def test_loading_never_unpickles(tmp_path, monkeypatch, tiny_tagger, copy_model):
+    model = copy_model()
     marker = tmp_path / "pwned"
     payload = pickle.dumps(_Boom(marker))
     for name in ("weights.pkl", "model.pkl", "tagger.pickle", "pytorch_model.bin"):
@@ -87,12 +87,12 @@ def test_loading_never_unpickles(tmp_path, monkeypatch):
     for target, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (np, "load")):
         monkeypatch.setattr(target, name, refuse)
     tagger = load(model)
-    assert tagger(SENTENCE) == tiny_tagger()(SENTENCE)
+    assert tagger(SENTENCE) == tiny_tagger(SENTENCE)
     assert not marker.exists()
 
 
-def test_pickle_in_place_of_the_weights_is_refused(tmp_path):
-    model = copy_model(tmp_path)
+def test_pickle_in_place_of_the_weights_is_refused(tmp_path, copy_model):
+    model = copy_model()
     marker = tmp_path / "pwned"
     (model / "weights.safetensors").write_bytes(pickle.dumps(_Boom(marker)))
     with pytest.raises(NerwinError, match="weights.safetensors"):
@@ -101,9 +101,9 @@ def test_pickle_in_place_of_the_weights_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
-def test_damaged_model_is_one_error_naming_the_file(tmp_path, damage):
+def test_damaged_model_is_one_error_naming_the_file(tmp_path, damage, copy_model):
     spoil, filename = DAMAGES[damage]
-    model = copy_model(tmp_path)
+    model = copy_model()
     spoil(model)
     with pytest.raises(NerwinError) as info:
         load(model)
@@ -121,18 +121,18 @@ def test_a_missing_or_wrong_kind_of_model_path(tmp_path):
         Tagger.load(tmp_path / "empty")
 
 
-def test_replacing_a_model_is_atomic_and_leaves_no_temp_folders(tmp_path):
+def test_replacing_a_model_is_atomic_and_leaves_no_temp_folders(tmp_path, tiny_tagger):
     target = tmp_path / "m"
-    tiny_tagger().save(target)
+    tiny_tagger.save(target)
     (target / "stale.txt").write_text("from the old model")
-    tiny_tagger().save(target)
+    tiny_tagger.save(target)
     assert {p.name for p in target.iterdir()} == FILES  # replaced as a whole, not merged
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
-    assert load(target)(SENTENCE) == tiny_tagger()(SENTENCE)
+    assert load(target)(SENTENCE) == tiny_tagger(SENTENCE)
 
 
-def test_a_failed_save_keeps_the_old_model(tmp_path, monkeypatch):
-    target = copy_model(tmp_path, "m")
+def test_a_failed_save_keeps_the_old_model(tmp_path, monkeypatch, tiny_tagger, copy_model):
+    target = copy_model("m")
     before = {p.name: p.read_bytes() for p in target.iterdir()}
     real_write = serialize._fsync_write
 
@@ -143,39 +143,39 @@ def test_a_failed_save_keeps_the_old_model(tmp_path, monkeypatch):
 
     monkeypatch.setattr(serialize, "_fsync_write", failing_write)
     with pytest.raises(OSError):
-        tiny_tagger().save(target)
+        tiny_tagger.save(target)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # the half-written temp folder is gone
 
 
-def test_saving_over_a_folder_that_is_not_a_model_is_refused(tmp_path):
+def test_saving_over_a_folder_that_is_not_a_model_is_refused(tmp_path, tiny_tagger):
     precious = tmp_path / "thesis"
     precious.mkdir()
     (precious / "chapter1.tex").write_text("...")
     with pytest.raises(NerwinError, match="not a nerwin model"):
-        tiny_tagger().save(precious)
+        tiny_tagger.save(precious)
     assert (precious / "chapter1.tex").read_text() == "..."
     (tmp_path / "notes.txt").write_text("keep me")
     with pytest.raises(NerwinError):
-        tiny_tagger().save(tmp_path / "notes.txt")
+        tiny_tagger.save(tmp_path / "notes.txt")
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
-def test_check_writable(tmp_path):
+def test_check_writable(tmp_path, tiny_model):
     serialize.check_writable(tmp_path / "new", force=False)
     with pytest.raises(NerwinError, match="--force"):
-        serialize.check_writable(tiny_model(), force=False)
-    serialize.check_writable(tiny_model(), force=True)
+        serialize.check_writable(tiny_model, force=False)
+    serialize.check_writable(tiny_model, force=True)
     with pytest.raises(NerwinError, match="not a nerwin model"):
         serialize.check_writable(tmp_path, force=True)
 
 
-def test_a_save_killed_between_its_renames_is_finished_on_load(tmp_path):
+def test_a_save_killed_between_its_renames_is_finished_on_load(tmp_path, copy_model):
     """save_folder renames the old model aside, then the new one in; a kill between the two leaves
     both hidden folders and no model: loading completes the swap to the new model."""
     from nerwin.serialize import load_folder
 
-    model = copy_model(tmp_path)
+    model = copy_model()
     config_before = (model / "config.json").read_text()
     old = model.with_name(f".{model.name}.old-4242")
     new = model.with_name(f".{model.name}.tmp-4242")
@@ -187,8 +187,8 @@ def test_a_save_killed_between_its_renames_is_finished_on_load(tmp_path):
     assert (model / "config.json").read_text() != config_before  # the new model won
 
 
-def test_saving_removes_the_leftovers_of_saves_whose_process_died(tmp_path):
-    model = copy_model(tmp_path)
+def test_saving_removes_the_leftovers_of_saves_whose_process_died(tmp_path, copy_model):
+    model = copy_model()
     dead = 2**22 + 12345  # above the default pid_max on Linux: no such process
     stale = [model.with_name(f".{model.name}.tmp-{dead}"), model.with_name(f".{model.name}.old-{dead + 1}")]
     alive = model.with_name(f".{model.name}.tmp-1")  # pid 1 is always running
@@ -198,7 +198,7 @@ def test_saving_removes_the_leftovers_of_saves_whose_process_died(tmp_path):
     assert not any(f.exists() for f in stale) and alive.exists()
 
 
-def test_a_checkpoint_is_refused_as_a_model_and_a_model_as_a_checkpoint(tmp_path):
+def test_a_checkpoint_is_refused_as_a_model_and_a_model_as_a_checkpoint(tmp_path, toy_corpus):
     import dataclasses
 
     from typer.testing import CliRunner
@@ -211,7 +211,7 @@ def test_a_checkpoint_is_refused_as_a_model_and_a_model_as_a_checkpoint(tmp_path
             raise KeyboardInterrupt
 
     out = tmp_path / "m"
-    corpus = {"train": toy_corpus()["train"][:200], "validation": toy_corpus()["validation"][:40]}
+    corpus = {"train": toy_corpus["train"][:200], "validation": toy_corpus["validation"][:40]}
     assert train(corpus, out, dataclasses.replace(TINY, epochs=3), progress=stop_in_epoch_2).interrupted
     checkpoint = tmp_path / "m.checkpoint"
     config = json.loads((checkpoint / "config.json").read_text())

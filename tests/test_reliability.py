@@ -23,19 +23,6 @@ import time
 from pathlib import Path
 
 import pytest
-from ner_helpers import (
-    GOOD_CONLL,
-    SENTENCE,
-    TINY,
-    TINY_CLI,
-    TOY,
-    TOY_TEST,
-    conll,
-    small_corpus,
-    small_toy_folder,
-    tiny_model,
-    write_conll,
-)
 from typer.testing import CliRunner
 
 from nerwin.cli import app
@@ -43,6 +30,7 @@ from nerwin.data import Sentence, load_corpus, load_files, read_conll
 from nerwin.errors import NerwinError
 from nerwin.tagger import load
 from nerwin.training import train
+from tests.helpers import GOOD_CONLL, SENTENCE, TINY, TINY_CLI, TOY, TOY_TEST, conll, write_conll
 
 pytestmark = pytest.mark.reliability
 
@@ -91,13 +79,13 @@ BAD_DATA = {
 
 @pytest.mark.parametrize("where", ["evaluate", "train.txt", "valid.txt"])
 @pytest.mark.parametrize("case", sorted(BAD_DATA))
-def test_bad_data_is_one_line_naming_file_and_line_and_exit_1(tmp_path, case, where):
+def test_bad_data_is_one_line_naming_file_and_line_and_exit_1(tmp_path, case, where, tiny_model):
     content, problem = BAD_DATA[case]
     out = tmp_path / "model"
     if where == "evaluate":
         bad = tmp_path / "gold.txt"
         bad.write_bytes(content)
-        message = fails(run("evaluate", bad, "-m", tiny_model()))
+        message = fails(run("evaluate", bad, "-m", tiny_model))
     else:
         folder = tmp_path / "corpus"
         folder.mkdir()
@@ -134,22 +122,22 @@ ODD_FORMS = {"BOM": {"bom": True}, "CRLF": {"crlf": True}, "tabs and spaces": {"
 
 
 @pytest.mark.parametrize("form", sorted(ODD_FORMS))
-def test_odd_but_valid_files_evaluate_exactly_like_the_clean_file(tmp_path, form):
+def test_odd_but_valid_files_evaluate_exactly_like_the_clean_file(tmp_path, form, tiny_model):
     sentences = read_conll(TOY_TEST)
     clean, odd = tmp_path / "clean.txt", tmp_path / "odd.txt"
     clean.write_bytes(_conll_bytes(sentences))
     odd.write_bytes(_conll_bytes(sentences, **ODD_FORMS[form]))
     assert clean.read_bytes() != odd.read_bytes()
     assert [(s.tokens, s.tags) for s in read_conll(odd)] == [(s.tokens, s.tags) for s in sentences]
-    reports = [json.loads(ok(run("evaluate", p, "-m", tiny_model(), "-F", "json"))) for p in (clean, odd)]
+    reports = [json.loads(ok(run("evaluate", p, "-m", tiny_model, "-F", "json"))) for p in (clean, odd)]
     for report in reports:
         del report["data"]
     assert reports[0] == reports[1]
     assert reports[0]["gold_entities"] > 100
 
 
-def test_training_on_odd_but_valid_files_gives_the_same_model(tmp_path):
-    clean = small_toy_folder(tmp_path)
+def test_training_on_odd_but_valid_files_gives_the_same_model(tmp_path, small_toy_folder):
+    clean = small_toy_folder
     odd = tmp_path / "odd"
     odd.mkdir()
     for name in ("train.txt", "valid.txt"):
@@ -159,7 +147,7 @@ def test_training_on_odd_but_valid_files_gives_the_same_model(tmp_path):
     assert weights(tmp_path / "m-clean") == weights(tmp_path / "m-odd")
 
 
-def test_a_sentence_of_100000_tokens_evaluates(tmp_path):
+def test_a_sentence_of_100000_tokens_evaluates(tmp_path, tiny_model):
     # Lower-case words, so that few entities are predicted: seqeval's strict mode is quadratic in
     # (tokens x entities) of one sentence, which is seqeval's cost, not the reader's.
     rng = random.Random(0)
@@ -167,7 +155,7 @@ def test_a_sentence_of_100000_tokens_evaluates(tmp_path):
     rows = [f"{rng.choice(words)} X X O" for _ in range(100_000)]
     rows[10] = "Talvo X X B-PER"
     path = write_conll(tmp_path, "\n".join(rows) + "\n", "long.txt")
-    report = json.loads(ok(run("evaluate", path, "-m", tiny_model(), "-F", "json")))
+    report = json.loads(ok(run("evaluate", path, "-m", tiny_model, "-F", "json")))
     assert report["sentences"] == 1 and report["tokens"] == 100_000 and report["gold_entities"] == 1
     assert report["token_accuracy"] > 90
 
@@ -228,7 +216,7 @@ ODD_WORDS = ["Talvo", "Brenwick", "visited", "Velmora", "on", "Monday", ".", "Gr
              "\U0001d400x"]
 
 
-def test_tag_a_1mb_single_line(tmp_path):
+def test_tag_a_1mb_single_line(tmp_path, tiny_model):
     rng = random.Random(1)
     parts, size = [], 0
     while size < 1_000_000:
@@ -238,7 +226,7 @@ def test_tag_a_1mb_single_line(tmp_path):
     text = " ".join(parts)
     path = tmp_path / "big.txt"
     path.write_text(text + "\n", encoding="utf-8")
-    out = ok(run("tag", "--file", path, "-m", tiny_model(), "-F", "json")).splitlines()
+    out = ok(run("tag", "--file", path, "-m", tiny_model, "-F", "json")).splitlines()
     assert len(out) == 1
     line = json.loads(out[0])
     assert line["text"] == text
@@ -275,13 +263,13 @@ class _LineReader:
 
 
 @pytest.mark.slow  # about 15 s with the JIT, a minute and more without
-def test_tag_a_stream_of_100000_lines_answers_as_input_arrives_with_flat_memory(tmp_path):
+def test_tag_a_stream_of_100000_lines_answers_as_input_arrives_with_flat_memory(tmp_path, tiny_model):
     n, first = 100_000, 5
     samples = [SENTENCE, "Greyfen Corp fell 3 % in Ostrel .", "", "😀 e\u0301 שלום Velmora\tCorp", "the end"]
     # Words repeat, so the tokenizer's and featurizer's bounded memo tables stay small: any growth is a leak.
     lines = [samples[i % len(samples)] for i in range(n)]
     stderr = (tmp_path / "stderr.txt").open("wb")
-    proc = subprocess.Popen([*NERWIN, "tag", "-", "--format", "json", "-m", str(tiny_model())],
+    proc = subprocess.Popen([*NERWIN, "tag", "-", "--format", "json", "-m", str(tiny_model)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=tmp_path)
     release = threading.Event()
 
@@ -380,23 +368,23 @@ def test_sigkill_mid_epoch_keeps_a_loadable_model_and_resume_ends_like_an_uninte
     assert [e["epoch"] for e in log["epochs"]] == [1, 2, 3, 4]
 
 
-def test_resume_without_a_checkpoint_is_one_clear_error(tmp_path):
+def test_resume_without_a_checkpoint_is_one_clear_error(tmp_path, small_toy_folder):
     out = tmp_path / "m"
-    message = fails(run("train", out, "--data", small_toy_folder(tmp_path), *TINY_CLI, "--resume"))
+    message = fails(run("train", out, "--data", small_toy_folder, *TINY_CLI, "--resume"))
     assert message == f"{out}.checkpoint: no checkpoint to resume from"
     assert not out.exists()
 
 
-def test_resume_with_other_settings_is_refused_and_keeps_the_model(tmp_path):
+def test_resume_with_other_settings_is_refused_and_keeps_the_model(tmp_path, small_toy_folder, small_corpus):
     def stop_in_epoch_2(event):
         if event["epoch"] == 2:
             raise KeyboardInterrupt
 
     out = tmp_path / "m"
-    result = train(small_corpus(), out, dataclasses.replace(TINY, epochs=4), progress=stop_in_epoch_2)
+    result = train(small_corpus, out, dataclasses.replace(TINY, epochs=4), progress=stop_in_epoch_2)
     assert result.interrupted and (tmp_path / "m.checkpoint").is_dir()
     before = weights(out)
-    folder = small_toy_folder(tmp_path)
+    folder = small_toy_folder
     message = fails(run("train", out, "--data", folder, *TINY_CLI, "--seed", "2", "--resume"))
     assert message.startswith(f"{out}.checkpoint: ")
     assert weights(out) == before
@@ -404,8 +392,8 @@ def test_resume_with_other_settings_is_refused_and_keeps_the_model(tmp_path):
 
 # ---- 5. determinism across processes ----------------------------------------------------------------------
 
-def test_two_processes_with_the_same_seed_write_identical_weights(tmp_path):
-    folder = small_toy_folder(tmp_path)
+def test_two_processes_with_the_same_seed_write_identical_weights(tmp_path, small_toy_folder):
+    folder = small_toy_folder
     runs = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ner_helpers import SENTENCE, tiny_model, tiny_tagger
 
 import nerwin
 from nerwin.decode import allowed_transitions, decode
 from nerwin.errors import NerwinError
 from nerwin.tagger import Entity, Tagger
 from nerwin.tags import TAGS_CONLL2003
+from tests.helpers import SENTENCE
 
 FAST = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
@@ -35,15 +35,15 @@ def test_valid_iob2_checker():
 
 # ---- loading and tagging ---------------------------------------------------------------------------
 
-def test_load_in_one_line_and_tag_in_another():
-    tagger = nerwin.load(tiny_model())
+def test_load_in_one_line_and_tag_in_another(tiny_model):
+    tagger = nerwin.load(tiny_model)
     assert isinstance(tagger, Tagger)
     assert [(e.text, e.label) for e in tagger(SENTENCE)] == [("Talvo Brenwick", "PER"), ("Velmora", "LOC")]
 
 
-def test_entities_carry_offsets_into_the_original_string():
+def test_entities_carry_offsets_into_the_original_string(tiny_tagger):
     text = "  Police in  Ostrel arrested Talvo Brenwick, of Greyfen Corp.  "
-    entities = tiny_tagger()(text)
+    entities = tiny_tagger(text)
     assert entities and all(isinstance(e, Entity) for e in entities)
     for e in entities:
         assert text[e.start:e.end] == e.text
@@ -54,36 +54,36 @@ def test_entities_carry_offsets_into_the_original_string():
     assert starts == sorted(starts)
 
 
-def test_a_list_of_texts_gives_a_list_of_entity_lists():
+def test_a_list_of_texts_gives_a_list_of_entity_lists(tiny_tagger):
     texts = [SENTENCE, "", "Greyfen Corp said profits rose .", "   "]
-    out = tiny_tagger()(texts)
+    out = tiny_tagger(texts)
     assert len(out) == len(texts)
-    assert out[0] == tiny_tagger()(SENTENCE)
+    assert out[0] == tiny_tagger(SENTENCE)
     assert out[1] == [] and out[3] == []
     assert [e.label for e in out[2]] == ["ORG"]
-    assert tiny_tagger()([]) == []
+    assert tiny_tagger([]) == []
 
 
-def test_pre_split_tokens_get_offsets_in_the_space_joined_text():
+def test_pre_split_tokens_get_offsets_in_the_space_joined_text(tiny_tagger):
     tokens = ["Talvo", "Brenwick", "visited", "Velmora", "."]
-    [entities] = tiny_tagger().tag_texts([tokens])
+    [entities] = tiny_tagger.tag_texts([tokens])
     joined = " ".join(tokens)
     assert [(e.text, e.start, e.end) for e in entities] == [("Talvo Brenwick", 0, 14), ("Velmora", 23, 30)]
     assert all(joined[e.start:e.end] == e.text for e in entities)
 
 
-def test_tag_tokens_gives_one_tag_per_token():
+def test_tag_tokens_gives_one_tag_per_token(tiny_tagger):
     sentences = [SENTENCE.split(), [], ["Greyfen", "Corp", "fell", "."], ["Velmora"]]
-    tags = tiny_tagger().tag_tokens(sentences)
+    tags = tiny_tagger.tag_tokens(sentences)
     assert [len(t) for t in tags] == [len(s) for s in sentences]
     assert tags[0] == ["B-PER", "I-PER", "O", "B-LOC", "O", "O", "O"]
     assert tags[2][:2] == ["B-ORG", "I-ORG"]
-    assert tiny_tagger().tag_tokens([]) == []
+    assert tiny_tagger.tag_tokens([]) == []
 
 
-def test_empty_text_gives_no_entities():
-    assert tiny_tagger()("") == []
-    assert tiny_tagger()(" \n\t ") == []
+def test_empty_text_gives_no_entities(tiny_tagger):
+    assert tiny_tagger("") == []
+    assert tiny_tagger(" \n\t ") == []
 
 
 ODD = ["😀😀 Talvo 🇳🇴", "e\u0301te\u0301 Velmora\u0308", "\x00\x07\x1b[31m Ostrel", "שלום עולם Velmora",
@@ -92,16 +92,16 @@ ODD = ["😀😀 Talvo 🇳🇴", "e\u0301te\u0301 Velmora\u0308", "\x00\x07\x1b
 
 
 @pytest.mark.parametrize("text", ODD)
-def test_odd_text_does_not_raise(text):
-    entities = tiny_tagger()(text)
+def test_odd_text_does_not_raise(text, tiny_tagger):
+    entities = tiny_tagger(text)
     for e in entities:
         assert text[e.start:e.end] == e.text
 
 
 @FAST
 @given(st.text(max_size=80))
-def test_any_text_gives_entities_with_true_offsets(text):
-    for e in tiny_tagger()(text):
+def test_any_text_gives_entities_with_true_offsets(tiny_tagger, text):
+    for e in tiny_tagger(text):
         assert text[e.start:e.end] == e.text and e.text.strip() == e.text and e.text
 
 
@@ -112,8 +112,8 @@ token = st.one_of(st.sampled_from(TOY_WORDS), st.text(min_size=1, max_size=12))
 
 @FAST
 @given(st.lists(st.lists(token, max_size=25), max_size=6))
-def test_tag_tokens_always_valid_iob2(sentences):
-    tagger = tiny_tagger()
+def test_tag_tokens_always_valid_iob2(tiny_tagger, sentences):
+    tagger = tiny_tagger
     out = tagger.tag_tokens(sentences)
     assert [len(t) for t in out] == [len(s) for s in sentences]
     for tags in out:
@@ -121,9 +121,9 @@ def test_tag_tokens_always_valid_iob2(sentences):
         assert valid_iob2(tags), tags
 
 
-def test_load_without_a_path_uses_nerwin_model(monkeypatch, tmp_path):
-    monkeypatch.setenv("NERWIN_MODEL", str(tiny_model()))
-    assert nerwin.load().tags == tiny_tagger().tags
+def test_load_without_a_path_uses_nerwin_model(monkeypatch, tmp_path, tiny_model, tiny_tagger):
+    monkeypatch.setenv("NERWIN_MODEL", str(tiny_model))
+    assert nerwin.load().tags == tiny_tagger.tags
     monkeypatch.setenv("NERWIN_MODEL", str(tmp_path / "absent"))
     with pytest.raises(NerwinError, match="absent"):
         nerwin.load()

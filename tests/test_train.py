@@ -9,18 +9,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ner_helpers import (
-    GOOD_CONLL,
-    SENTENCE,
-    SMALL_DEV,
-    TINY,
-    TOY_VALID,
-    conll,
-    small_corpus,
-    to_conll,
-    toy_corpus,
-    write_conll,
-)
 from safetensors.numpy import load_file
 
 import nerwin.training as train_module
@@ -30,6 +18,7 @@ from nerwin.errors import NerwinError
 from nerwin.evaluation import evaluate
 from nerwin.tagger import load
 from nerwin.training import TrainConfig, train
+from tests.helpers import GOOD_CONLL, SENTENCE, SMALL_DEV, TINY, TOY_VALID, conll, cut, to_conll, write_conll
 
 ONE = dataclasses.replace(TINY, epochs=1)
 
@@ -39,33 +28,33 @@ def weights(path: Path) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def one_epoch(tmp_path_factory) -> Path:
+def one_epoch(tmp_path_factory, small_corpus) -> Path:
     """The TINY model after exactly one epoch (what an interrupted run must leave behind)."""
     path = tmp_path_factory.mktemp("one") / "model"
-    train(small_corpus(), path, ONE)
+    train(small_corpus, path, ONE)
     return path
 
 
 @pytest.mark.reliability
-def test_same_seed_same_bits_other_seed_other_bits(tmp_path, one_epoch):
+def test_same_seed_same_bits_other_seed_other_bits(tmp_path, one_epoch, small_corpus):
     again = tmp_path / "again"
-    train(small_corpus(), again, ONE)
+    train(small_corpus, again, ONE)
     assert weights(again) == weights(one_epoch)
     assert (again / "vocab.json").read_bytes() == (one_epoch / "vocab.json").read_bytes()
     other = tmp_path / "other"
-    train(small_corpus(), other, dataclasses.replace(ONE, seed=2))
+    train(small_corpus, other, dataclasses.replace(ONE, seed=2))
     a, b = load_file(one_epoch / "weights.safetensors"), load_file(other / "weights.safetensors")
     assert a.keys() == b.keys()
     assert all(a[k].shape == b[k].shape for k in a)
     assert any((a[k] != b[k]).any() for k in a)
 
 
-def test_train_without_a_folder_returns_figures_only():
-    result = train(small_corpus(), None, ONE)
+def test_train_without_a_folder_returns_figures_only(small_corpus):
+    result = train(small_corpus, None, ONE)
     assert result.path is None and result.best_epoch == 1 and result.epochs_run == 1
 
 
-def test_the_best_epoch_is_on_disk_and_the_log_has_every_epoch(tmp_path, monkeypatch):
+def test_the_best_epoch_is_on_disk_and_the_log_has_every_epoch(tmp_path, monkeypatch, small_corpus):
     # Make epoch 3 look worse than it is: the model from epoch 2 must be the one kept.
     real_f1, seen = train_module.strict_f1, []
 
@@ -75,7 +64,7 @@ def test_the_best_epoch_is_on_disk_and_the_log_has_every_epoch(tmp_path, monkeyp
 
     monkeypatch.setattr(train_module, "strict_f1", strict_f1)
     out, log_path = tmp_path / "best", tmp_path / "log.json"
-    result = train(small_corpus(), out, dataclasses.replace(TINY, epochs=3, patience=5), log_path=log_path)
+    result = train(small_corpus, out, dataclasses.replace(TINY, epochs=3, patience=5), log_path=log_path)
     assert result.best_epoch == 2 and result.epochs_run == 3 and not result.interrupted
     assert result.best_dev_f1 == seen[1]
 
@@ -89,23 +78,23 @@ def test_the_best_epoch_is_on_disk_and_the_log_has_every_epoch(tmp_path, monkeyp
     config = json.loads((out / "config.json").read_text())
     assert config["dev"]["epoch"] == 2 and config["dev"]["f1"] == seen[1]
     monkeypatch.setattr(train_module, "strict_f1", real_f1)
-    dev = write_conll(tmp_path, to_conll(small_corpus()["validation"]))
+    dev = write_conll(tmp_path, to_conll(small_corpus["validation"]))
     assert evaluate(dev, out)["f1"] == pytest.approx(seen[1])
     two = tmp_path / "two"  # the same run stopped after epoch 2: bit for bit the kept model
-    train(small_corpus(), two, dataclasses.replace(TINY, epochs=2))
+    train(small_corpus, two, dataclasses.replace(TINY, epochs=2))
     assert weights(two) == weights(out)
 
 
-def test_early_stopping_after_patience_epochs_without_progress(tmp_path, monkeypatch):
+def test_early_stopping_after_patience_epochs_without_progress(tmp_path, monkeypatch, small_corpus):
     monkeypatch.setattr(train_module, "strict_f1", lambda g, p: 50.0)
-    result = train(small_corpus(), None, dataclasses.replace(TINY, epochs=20, patience=2))
+    result = train(small_corpus, None, dataclasses.replace(TINY, epochs=20, patience=2))
     assert result.epochs_run == 3 and result.best_epoch == 1
     assert [e["best"] for e in result.log] == [True, False, False]
 
 
-def test_binary_variant_tags_locations_only(tmp_path):
+def test_binary_variant_tags_locations_only(tmp_path, toy_corpus):
     out = tmp_path / "binary"
-    result = train(toy_corpus(None, SMALL_DEV), out, dataclasses.replace(TINY, task="binary"))
+    result = train(cut(toy_corpus, None, SMALL_DEV), out, dataclasses.replace(TINY, task="binary"))
     assert result.best_dev_f1 > 80
     tagger = load(out)
     assert tagger.binary and json.loads((out / "config.json").read_text())["task"] == "binary"
@@ -127,29 +116,29 @@ def test_dev_tag_never_seen_in_training_is_an_error(tmp_path):
 
 
 @pytest.mark.reliability
-def test_bad_config_is_refused_before_any_work(tmp_path):
+def test_bad_config_is_refused_before_any_work(tmp_path, small_corpus):
     for bad in ({"lr": float("nan")}, {"dropout": 1.0}, {"task": "spans"}, {"hidden": 0}):
         with pytest.raises(NerwinError):
-            train(small_corpus(), tmp_path / "m", dataclasses.replace(ONE, **bad))
+            train(small_corpus, tmp_path / "m", dataclasses.replace(ONE, **bad))
     assert not (tmp_path / "m").exists()
 
 
 @pytest.mark.reliability
-def test_existing_model_needs_force(tmp_path, one_epoch):
+def test_existing_model_needs_force(tmp_path, one_epoch, small_corpus):
     with pytest.raises(NerwinError, match="--force"):
-        train(small_corpus(), one_epoch, ONE)
-    result = train(small_corpus(), one_epoch, ONE, force=True)  # same seed: same model back
+        train(small_corpus, one_epoch, ONE)
+    result = train(small_corpus, one_epoch, ONE, force=True)  # same seed: same model back
     assert result.best_epoch == 1
 
 
 @pytest.mark.reliability
-def test_ctrl_c_keeps_the_best_model_so_far(tmp_path, one_epoch):
+def test_ctrl_c_keeps_the_best_model_so_far(tmp_path, one_epoch, small_corpus):
     def progress(event):
         if event["epoch"] == 2 and event.get("step") == 3:
             raise KeyboardInterrupt
 
     out, log_path = tmp_path / "m", tmp_path / "log.json"
-    result = train(small_corpus(), out, dataclasses.replace(TINY, epochs=5), progress=progress,
+    result = train(small_corpus, out, dataclasses.replace(TINY, epochs=5), progress=progress,
                    log_path=log_path)
     assert result.interrupted and result.best_epoch == 1 and result.epochs_run == 1
     assert weights(out) == weights(one_epoch)
@@ -158,25 +147,25 @@ def test_ctrl_c_keeps_the_best_model_so_far(tmp_path, one_epoch):
     assert [e["epoch"] for e in json.loads(log_path.read_text())["epochs"]] == [1]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     # the interrupted run can go on from its checkpoint and ends where an uninterrupted run ends
-    resumed = train(small_corpus(), out, dataclasses.replace(TINY, epochs=5), resume=True)
-    straight = train(small_corpus(), tmp_path / "straight", dataclasses.replace(TINY, epochs=5))
+    resumed = train(small_corpus, out, dataclasses.replace(TINY, epochs=5), resume=True)
+    straight = train(small_corpus, tmp_path / "straight", dataclasses.replace(TINY, epochs=5))
     assert resumed.epochs_run == straight.epochs_run and resumed.best_epoch == straight.best_epoch
     assert weights(out) == weights(tmp_path / "straight")
     assert not (tmp_path / "m.checkpoint").exists()
 
 
 @pytest.mark.reliability
-def test_ctrl_c_before_the_first_epoch_ends_writes_nothing(tmp_path):
+def test_ctrl_c_before_the_first_epoch_ends_writes_nothing(tmp_path, small_corpus):
     def progress(event):
         raise KeyboardInterrupt
 
-    result = train(small_corpus(), tmp_path / "m", ONE, progress=progress)
+    result = train(small_corpus, tmp_path / "m", ONE, progress=progress)
     assert result.interrupted and result.best_epoch == 0
     assert not (tmp_path / "m").exists()
 
 
 @pytest.mark.reliability
-def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_model(tmp_path, monkeypatch, one_epoch):
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_model(tmp_path, monkeypatch, one_epoch, small_corpus):
     real_loss, state = F.cross_entropy, {"epoch": 1, "steps": 0}
 
     def progress(event):
@@ -191,7 +180,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_model(tmp_path, 
     monkeypatch.setattr(F, "cross_entropy", poisoned)
     out = tmp_path / "m"
     with pytest.raises(NerwinError, match=r"loss became nan at epoch 2, step 5") as info:
-        train(small_corpus(), out, dataclasses.replace(TINY, epochs=3), progress=progress)
+        train(small_corpus, out, dataclasses.replace(TINY, epochs=3), progress=progress)
     assert str(out) in str(info.value)
     assert weights(out) == weights(one_epoch)
     assert len(load(out).tag_tokens([SENTENCE.split()])[0]) == len(SENTENCE.split())

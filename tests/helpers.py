@@ -1,18 +1,15 @@
-"""Shared helpers for the CLI, tagger, training and model-file tests: toy data, one tiny trained model.
+"""Constants and pure functions shared by the tests: toy data paths, training settings, CoNLL text,
+damaged model folders. Importable at collection time (for `parametrize`) under any import mode:
 
-    from ner_helpers import TOY, TINY, tiny_model, copy_model, write_conll
+    from tests.helpers import TOY, TINY, SENTENCE, write_conll
 
-`tiny_model()` trains once per test session (a second or two on data/toy) into a temporary folder that
-is removed at exit; tests that damage or replace a model work on `copy_model(tmp_path)` instead.
+Anything with state (the tiny model trained once per session, the loaded tagger, copies of the model,
+the toy corpus as read) is a fixture in tests/conftest.py.
 """
 from __future__ import annotations
 
-import atexit
-import functools
 import json
-import shutil
 import struct
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,60 +34,23 @@ SMALL_TRAIN, SMALL_DEV = 300, 60
 SENTENCE = "Talvo Brenwick visited Velmora on Monday ."
 
 
-@functools.cache
-def toy_corpus(train_sentences: int | None = None, dev_sentences: int | None = None) -> dict:
-    """{"train", "validation", "test"}: lists of Sentences read from data/toy, train and validation cut
-    to their first sentences if asked. nerwin.train takes this as well as a DatasetDict."""
+def read_toy_corpus() -> dict:
+    """{"train", "validation", "test"}: lists of Sentences read from data/toy (nerwin.train takes this as
+    well as a DatasetDict). Tests take it as the session fixture `toy_corpus`."""
     from nerwin.data import read_conll
 
-    return {"train": read_conll(TOY_TRAIN)[:train_sentences],
-            "validation": read_conll(TOY_VALID)[:dev_sentences],
-            "test": read_conll(TOY_TEST)}
+    return {"train": read_conll(TOY_TRAIN), "validation": read_conll(TOY_VALID), "test": read_conll(TOY_TEST)}
 
 
-def small_corpus() -> dict:
-    return toy_corpus(SMALL_TRAIN, SMALL_DEV)
+def cut(corpus: dict, train_sentences: int | None = None, dev_sentences: int | None = None) -> dict:
+    """The corpus with train and validation cut to their first sentences (new lists; test as is)."""
+    return {"train": corpus["train"][:train_sentences], "validation": corpus["validation"][:dev_sentences],
+            "test": corpus["test"]}
 
 
 def to_conll(sentences) -> str:
     """CoNLL text of Sentences (token and tag columns)."""
     return "\n".join("\n".join(f"{w} {t}" for w, t in zip(s.tokens, s.tags)) + "\n" for s in sentences)
-
-
-def small_toy_folder(tmp_path: Path) -> Path:
-    """A folder with train.txt and valid.txt: the first sentences of the toy splits."""
-    folder = tmp_path / "small-toy"
-    folder.mkdir()
-    corpus = small_corpus()
-    (folder / "train.txt").write_text(to_conll(corpus["train"]), encoding="utf-8")
-    (folder / "valid.txt").write_text(to_conll(corpus["validation"]), encoding="utf-8")
-    return folder
-
-
-@functools.cache
-def tiny_model() -> Path:
-    """A model folder trained on data/toy with TINY (once per session). Do not modify it."""
-    from nerwin.training import train
-
-    folder = Path(tempfile.mkdtemp(prefix="nerwin-tiny-"))
-    atexit.register(shutil.rmtree, folder, True)
-    path = folder / "model"
-    result = train(toy_corpus(), path, TINY)
-    assert result.best_dev_f1 > 90, result.log
-    return path
-
-
-@functools.cache
-def tiny_tagger():
-    """The tiny model, loaded (shared: do not modify)."""
-    from nerwin.tagger import load
-
-    return load(tiny_model())
-
-
-def copy_model(tmp_path: Path, name: str = "model") -> Path:
-    """A private copy of the tiny model under tmp_path, free to damage."""
-    return Path(shutil.copytree(tiny_model(), tmp_path / name))
 
 
 def write_conll(tmp_path: Path, text: str, name: str = "data.txt") -> Path:
