@@ -10,7 +10,7 @@ of the 2h+1 words around t (padding beyond the sentence edges), laid side by sid
 With `crf=True` the model also holds a linear-chain CRF's learned start, transition and end scores
 (Collobert et al.'s sentence-level log-likelihood, `nerwin.crf`), decoded with Viterbi (`nerwin.decode`).
 Built only from the stack (`nerwin.autodiff`: engine, layers, optimizers); the fast forward pass used
-for tagging is `nerwin.fast.scorer`, tested equal to this one.
+for tagging is `nerwin.fast.forward`, tested equal to this one.
 """
 from __future__ import annotations
 

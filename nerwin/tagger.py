@@ -9,10 +9,10 @@ A call takes one raw string (tokenized like CoNLL-2003), a list of strings (many
 `tag_tokens` pre-split sentences. Entities carry character offsets into the original string:
 `text[e.start:e.end] == e.text`.
 
-Tagging is: tokenize, encode the tokens' features, score every word with the network, decode the scores
-into valid IOB2 tags (Viterbi), and read the entities off the tags. That plain path is what this module
-says; a tagger made with `fast=True` (the default) runs the same steps through the speed wing
-`nerwin.fast` (memos, the first layer by token types, both cores), which is tested equal to it.
+Tagging is: tokenize, encode the tokens' features, run the network over every word's window, decode
+its outputs into valid IOB2 tags (Viterbi), and read the entities off the tags. That plain path is what
+this module says; a tagger made with `fast=True` (the default) runs the same steps through the speed
+wing `nerwin.fast` (memos, the first layer by token types, both cores), which is tested equal to it.
 """
 from __future__ import annotations
 
@@ -116,10 +116,10 @@ class Tagger:
         return ([t.text for t in flat], np.array([t.start for t in flat], dtype=np.int64),
                 np.array([t.end for t in flat], dtype=np.int64), enc)
 
-    def scores(self, enc: Encoded) -> np.ndarray:
+    def outputs(self, enc: Encoded) -> np.ndarray:
         """Raw network outputs (N, n_out) for every token of an encoded corpus, in eval mode."""
         if self._fast is not None:
-            return self._fast.scores(enc)
+            return self._fast.outputs(enc)
         with no_grad():
             return np.concatenate([self.model(enc.windows(enc.positions[i:i + self.BATCH])).data
                                    for i in range(0, len(enc.positions), self.BATCH)]
@@ -127,7 +127,7 @@ class Tagger:
 
     def predict(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
         """(tag ids, probability of each chosen tag) for every token, decoded into valid IOB2."""
-        raw = self.scores(enc)
+        raw = self.outputs(enc)
         if self.binary:  # one logit: "is this word (part of) a location?"
             return binary.decode(raw, enc.lengths)
         if self.model.crf:  # the CRF's marginal probability of each decoded tag

@@ -26,7 +26,7 @@ from bench_common import (
 
 import nerwin
 from nerwin.autodiff.tensor import no_grad
-from nerwin.fast import Scorer
+from nerwin.fast import Forward
 
 
 def best_of(fn, repeat: int) -> float:
@@ -54,15 +54,15 @@ def main() -> None:
     batches = [enc.windows(enc.positions[i:i + args.batch]) for i in range(0, len(enc.positions), args.batch)]
     n_tokens = len(enc.positions)
     model = tagger.model.eval()
-    scorer = Scorer(model)
+    forward = Forward(model)
 
     def run_nerwin():  # the fast wing's forward pass on windows (first layer by token types, buffers reused)
         for w in batches:
-            scorer.windows(w)
+            forward.windows(w)
 
     run_nerwin()
     with no_grad():
-        assert np.allclose(scorer.windows(batches[0]), model(batches[0]).data, atol=1e-4)
+        assert np.allclose(forward.windows(batches[0]), model(batches[0]).data, atol=1e-4)
     print(f"\n(a) network only, batches of {args.batch}, {n_tokens:,} tokens, best of {args.repeat} "
           "(the two alternate):")
     torch = torch_or_none()
@@ -91,7 +91,7 @@ def main() -> None:
 
         run_torch()
         with torch.inference_mode():
-            same = np.allclose(tm(tb[0]).numpy(), scorer.windows(batches[0]), atol=1e-4)
+            same = np.allclose(tm(tb[0]).numpy(), forward.windows(batches[0]), atol=1e-4)
         t_nerwin = t_torch = float("inf")
         for _ in range(args.repeat):
             t_nerwin = min(t_nerwin, best_of(run_nerwin, 1))

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 import nerwin
 from nerwin.autodiff.tensor import no_grad
-from nerwin.fast import Preparer, Scorer, token_types
-from nerwin.fast import scorer as scorer_module
+from nerwin.fast import Preparer, Forward, token_types
+from nerwin.fast import forward as forward_module
 from nerwin.model import WindowModel
 from nerwin.tagger import Tagger
 from tests.helpers import SENTENCE
@@ -76,7 +76,7 @@ def test_window_sum_adds_each_slots_block_to_the_bias(w):
 
 
 
-# ---- the scorer equals the graph's forward pass ------------------------------------------------
+# ---- the forward equals the graph's forward pass ------------------------------------------------
 
 def _stream_windows(rng, n, vocab=(5, 3, 2)):
     """A stream of few distinct tokens as windows and as token types (np.unique numbering)."""
@@ -88,15 +88,15 @@ def _stream_windows(rng, n, vocab=(5, 3, 2)):
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "hardtanh", "sigmoid"])
-def test_scorer_equals_the_graph_forward(activation):
+def test_fast_forward_equals_the_graph_forward(activation):
     rng = np.random.default_rng(0)
     model = WindowModel([30, 7], [4, 2], 5, 16, 9, activation, 0.5, rng, input_dropout=0.3).eval()
-    scorer = Scorer(model)
+    forward = Forward(model)
     for n in (3, 700, 2500, 5):  # numpy path, by types, by types on row blocks in threads; buffers reused
         windows = _windows(rng, n, 5, [30, 7])
         with no_grad():
             expected = model(windows).data
-        np.testing.assert_allclose(scorer.windows(windows), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(forward.windows(windows), expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("n", [3, 600, 2600])  # numpy path, by types on one thread, by types split over threads
@@ -106,18 +106,18 @@ def test_scores_by_token_types_equal_the_graph_forward_with_many_repeated_tokens
     windows, slot_types, type_ids = _stream_windows(rng, n)
     with no_grad():
         expected = model(windows).data
-    scorer = Scorer(model)
-    np.testing.assert_allclose(scorer.windows(windows), expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(scorer.by_types(slot_types, type_ids), expected, rtol=1e-5, atol=1e-5)
+    forward = Forward(model)
+    np.testing.assert_allclose(forward.windows(windows), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(forward.by_types(slot_types, type_ids), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("budget", [None, 3 * 4 * 5 * 24])  # room for many types, or for 3 rows of 5 x 24
 def test_projections_kept_between_batches_give_the_forward_scores(budget, monkeypatch):
     if budget is not None:
-        monkeypatch.setattr(scorer_module.KeptProjections, "BYTES", budget)
+        monkeypatch.setattr(forward_module.KeptProjections, "BYTES", budget)
     rng = np.random.default_rng(7)
     model = WindowModel([40, 7, 9], [6, 2, 3], 5, 24, 9, "tanh", 0.5, rng, crf=True).eval()
-    scorer = Scorer(model)
+    forward = Forward(model)
     named: set[int] = set()
     for n in (700, 900, 2600, 800):  # later batches find earlier batches' types kept
         windows, slot_types, type_ids = _stream_windows(rng, n)
@@ -126,27 +126,27 @@ def test_projections_kept_between_batches_give_the_forward_scores(budget, monkey
         named |= set(keys[keys >= 0].tolist())
         with no_grad():
             expected = model(windows).data
-        np.testing.assert_allclose(scorer.by_types(slot_types, type_ids, keys), expected, rtol=1e-5, atol=1e-5)
-        kept = scorer._workspace().kept
+        np.testing.assert_allclose(forward.by_types(slot_types, type_ids, keys), expected, rtol=1e-5, atol=1e-5)
+        kept = forward._workspace().kept
         assert kept.used <= kept.capacity
         assert set(np.flatnonzero(kept.slot >= 0).tolist()) <= named
     assert kept.used == 3 if budget is not None else kept.used > 3
 
 
-def test_a_scorer_keeps_the_weights_it_was_made_with():
+def test_fast_forward_keeps_the_weights_it_was_made_with():
     rng = np.random.default_rng(8)
     model = WindowModel([40, 7, 9], [6, 2, 3], 5, 24, 9, "tanh", 0.0, rng).eval()
     windows, slot_types, type_ids = _stream_windows(rng, 1500)
     keys = type_ids[0] * 100 + type_ids[1] * 10 + type_ids[2]
     with no_grad():
         before = model(windows).data
-    scorer = Scorer(model)
-    scorer.by_types(slot_types, type_ids, keys)
+    forward = Forward(model)
+    forward.by_types(slot_types, type_ids, keys)
     model.hidden.weight.data *= 0.5  # in place, as an optimizer step does
-    np.testing.assert_allclose(scorer.by_types(slot_types, type_ids, keys), before, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(forward.by_types(slot_types, type_ids, keys), before, rtol=1e-5, atol=1e-5)
     with no_grad():
         after = model(windows).data
-    np.testing.assert_allclose(Scorer(model).by_types(slot_types, type_ids, keys), after, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(Forward(model).by_types(slot_types, type_ids, keys), after, rtol=1e-5, atol=1e-5)
 
 
 # ---- the preparer and the whole fast path equal the plain path ---------------------------------

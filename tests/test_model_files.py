@@ -32,7 +32,7 @@ def test_round_trip_gives_identical_predictions(tmp_path, toy_corpus, tiny_model
     again = load(tmp_path / "copy")
     sentences = toy_test_tokens(toy_corpus)
     enc = tagger.featurizer.encode(sentences)
-    assert np.array_equal(tagger.scores(enc), again.scores(again.featurizer.encode(sentences)))
+    assert np.array_equal(tagger.outputs(enc), again.outputs(again.featurizer.encode(sentences)))
     assert again.tag_tokens(sentences) == tagger.tag_tokens(sentences)
     assert again(SENTENCE) == tagger(SENTENCE)
     assert again.tags == tagger.tags

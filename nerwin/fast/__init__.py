@@ -2,7 +2,7 @@
 
 - `prepare.Preparer`: raw text to encoded token types through memos of chunks and tokens
   (instead of `tokenize` + `Featurizer.encode`);
-- `scorer.Scorer`: the network's forward pass with the first layer by token types and kept projections
+- `forward.Forward`: the network's forward pass with the first layer by token types and kept projections
   (instead of the graph's forward pass), on a copy of the weights taken when it is made;
 - `threads`: row blocks on all cores with BLAS held to one thread, and decoding beside the marginals.
 
@@ -18,23 +18,23 @@ from ..decode import SMALL
 from ..features import Encoded, Featurizer
 from . import threads
 from .prepare import Prepared, Preparer
-from .scorer import Scorer, TypedEncoded
+from .forward import Forward, TypedEncoded
 
-__all__ = ["FastPath", "Prepared", "Preparer", "Scorer", "TypedEncoded"]
+__all__ = ["FastPath", "Prepared", "Preparer", "Forward", "TypedEncoded"]
 
 
 class FastPath:
-    """A tagger's fast wing: its preparer (memos of the text it has met) and its scorer (weights copied)."""
+    """A tagger's fast wing: its preparer (memos of the text it has met) and its forward pass (weights copied)."""
 
     def __init__(self, featurizer: Featurizer, model):
         self.preparer = Preparer(featurizer)
-        self.scorer = Scorer(model)
+        self.forward = Forward(model)
 
     def prepare(self, texts: Sequence[str | Sequence[str]]) -> Prepared:
         return self.preparer.prepare(texts)
 
-    def scores(self, enc: Encoded) -> np.ndarray:
-        return self.scorer.scores(enc)
+    def outputs(self, enc: Encoded) -> np.ndarray:
+        return self.forward.outputs(enc)
 
     @staticmethod
     def both(first: Callable, second: Callable, rows: int) -> tuple:

@@ -3,7 +3,7 @@ distinct token featurized once, however often they come back (text repeats a lot
 
 A `Preparer` owns both memos and their validity:
 - token -> row: a row of `ids` holds the token's id in every feature column, and also names its token
-  type across calls (`TypedEncoded.type_keys`, which lets the scorer keep projections). Past ROWS_KEPT
+  type across calls (`TypedEncoded.type_keys`, which lets the forward pass keep projections). Past ROWS_KEPT
   tokens, new ones get rows for the current call only (and no lasting name).
 - chunk key -> `Chunk`: its tokens, their offsets in the chunk, and their rows. A whitespace-free
   chunk's tokens depend on its key alone (`nerwin.tokenize.chunk_tokens`); a word of a pre-split text
@@ -27,7 +27,7 @@ import numpy as np
 
 from ..features import Featurizer, stream_positions, tag_ids
 from ..tokenize import chunk_keys, chunk_tokens
-from .scorer import TypedEncoded
+from .forward import TypedEncoded
 
 __all__ = ["Chunk", "Prepared", "Preparer"]
 

@@ -1,4 +1,4 @@
-"""Numba kernels of the first layer by token types (see `nerwin.fast.scorer`).
+"""Numba kernels of the first layer by token types (see `nerwin.fast.forward`).
 
 A token type is a distinct token of a batch: the tuple of its ids in every feature column. These kernels
 number the token types of a batch of windows, gather each type's embeddings once, and sum the projected

@@ -6,11 +6,11 @@ windows holds only k ~ n/3 distinct tokens (token types: the tuple of a token's 
 so each type is projected once for all slots, P = E_types W1' ((k, D) x (D, w*hidden)), and a window's
 pre-activation is the sum of w rows of P: k/n of the multiply-adds of x W1, and no x to gather.
 
-Frequent words come back in every batch, so a `Scorer` also keeps the projections of token types that
+Frequent words come back in every batch, so a `Forward` also keeps the projections of token types that
 it meets again (`KeptProjections`, up to 32 MB: the precomputation of Devlin et al. 2014 and Chen &
-Manning 2014, filled from the text itself). A Scorer works on a copy of the weights made when it is
-built, so what it keeps can never go stale. Scores equal the graph's forward pass up to float32
-rounding (tested).
+Manning 2014, filled from the text itself). A Forward works on a copy of the weights made when it is
+built, so what it keeps can never go stale. Its outputs equal the graph's forward pass up to
+float32 rounding (tested).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from ..features import Encoded
 from . import token_types
 from .threads import blas_on_one_thread, by_rows
 
-__all__ = ["KeptProjections", "Scorer", "TypedEncoded"]
+__all__ = ["KeptProjections", "Forward", "TypedEncoded"]
 
 
 class TypedEncoded(Encoded):
@@ -117,8 +117,8 @@ class _Workspace:
         return buf[:shape[0]]
 
 
-class Scorer:
-    """Scores (N, n_out) of a WindowModel in eval mode, from a copy of its weights taken now."""
+class Forward:
+    """The outputs (N, n_out) of a WindowModel in eval mode, from a copy of its weights taken now."""
 
     def __init__(self, model):
         self.tables = [e.weight.data.copy() for e in model.embeddings]
@@ -145,8 +145,8 @@ class Scorer:
             ws = self._local.ws = _Workspace(self.slot_weights.shape[1])
         return ws
 
-    def scores(self, enc: Encoded, batch_size: int = 8192) -> np.ndarray:
-        """Scores of every token of `enc`, `batch_size` windows at a time. With a `TypedEncoded`, the token
+    def outputs(self, enc: Encoded, batch_size: int = 8192) -> np.ndarray:
+        """The network outputs of every token of `enc`, `batch_size` windows at a time. With a `TypedEncoded`, the token
         types come with the stream and their projections are kept between batches and calls. A batch of
         8,192 rows (512 lines of news) took ~10% less time than 4,096, which projected again the types
         that the two halves share."""
@@ -160,7 +160,7 @@ class Scorer:
         return out
 
     def windows(self, windows: list[np.ndarray]) -> np.ndarray:
-        """Scores of a batch of windows (one (n, w) id matrix per column); a view into a buffer."""
+        """The outputs for a batch of windows (one (n, w) id matrix per column); a view into a buffer."""
         ws = self._workspace()
         n = windows[0].shape[0]
         if n < SMALL:  # a sentence or two: plain numpy (numba is never imported)
@@ -169,7 +169,7 @@ class Scorer:
             np.matmul(x, self.w1, out=h)
             h += self.b1
             self.activate(h)
-            return self._output(h, ws.buffer("scores", (n, self.w2.shape[1])))
+            return self._output(h, ws.buffer("outputs", (n, self.w2.shape[1])))
         inv = ws.buffer("types", windows[0].shape, np.int32)
         k, ids, first = token_types.window_types(windows, ws.hashed, inv)
         return self._by_types(ws, inv, k, list(ids), first)
@@ -202,7 +202,7 @@ class Scorer:
             rows = np.take(source, inv, out=ws.buffer("rows", inv.shape, np.int32))
         embedded = ws.buffer("embedded", (len(todo), self.slot_weights.shape[0]))
         h = ws.buffer("h", (n, self.w1.shape[1]))
-        scores = ws.buffer("scores", (n, self.w2.shape[1]))
+        outputs = ws.buffer("outputs", (n, self.w2.shape[1]))
 
         def project(a: int, b: int) -> None:
             token_types.type_embeddings(self.tables, ids, todo[a:b], b - a, embedded[a:b])
@@ -211,14 +211,14 @@ class Scorer:
         def layers(a: int, b: int) -> None:
             token_types.window_sum(rows[a:b], projected, self.b1, h[a:b])
             self.activate(h[a:b])
-            self._output(h[a:b], scores[a:b])
+            self._output(h[a:b], outputs[a:b])
 
         with blas_on_one_thread():  # the row blocks run on our threads; BLAS's own would spin against them
             by_rows(len(todo), project)
             by_rows(n, layers)
         if keys is not None:
             ws.kept.keep(keys, missing)
-        return scores
+        return outputs
 
     def _output(self, h: np.ndarray, out: np.ndarray) -> np.ndarray:
         np.matmul(h, self.w2, out=out)
