@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import nerwin
 from nerwin.autodiff.tensor import no_grad
-from nerwin.fast import Preparer, Forward, token_types
+from nerwin.fast import Forward, Preparer, token_types
 from nerwin.fast import forward as forward_module
 from nerwin.model import WindowModel
 from nerwin.tagger import Tagger

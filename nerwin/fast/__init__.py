@@ -17,8 +17,8 @@ import numpy as np
 from ..decode import SMALL
 from ..features import Encoded, Featurizer
 from . import threads
-from .prepare import Prepared, Preparer
 from .forward import Forward, TypedEncoded
+from .prepare import Prepared, Preparer
 
 __all__ = ["FastPath", "Prepared", "Preparer", "Forward", "TypedEncoded"]
 
