@@ -12,6 +12,7 @@ import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 
 import numpy as np
@@ -194,18 +195,16 @@ class Featurizer:
         and keys that depend only on character classes (caps, shape) once per class string of the call
         ("Paris" and "Quinn" are both "Xxxxx")."""
         out = np.empty((len(tokens), len(self.columns)), dtype=np.int64)
-        norms = [normalize_word(t) for t in tokens]
+        norms = list(map(normalize_word, tokens))
         classes = [t.translate(_CLASSES) for t in tokens]
         for j, column in enumerate(self.columns):
-            lookup = column.index.get
             if column.name in _OF_CLASSES:
-                of_class = {c: lookup(column.key(c), UNK) for c in dict.fromkeys(classes)}
-                out[:, j] = [of_class[c] for c in classes]
+                of_class = {c: column.index.get(column.key(c), UNK) for c in dict.fromkeys(classes)}
+                out[:, j] = list(map(of_class.__getitem__, classes))
             elif column.of_normalized is not None:
-                key = column.of_normalized
-                out[:, j] = [lookup(key(n), UNK) for n in norms]
+                out[:, j] = list(map(column.index.get, map(column.of_normalized, norms), repeat(UNK)))
             else:
-                out[:, j] = [lookup(column.key(t), UNK) for t in tokens]
+                out[:, j] = list(map(column.index.get, map(column.key, tokens), repeat(UNK)))
         return out
 
     def encode(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int]] | None = None) -> Encoded:

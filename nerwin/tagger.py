@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -51,6 +52,9 @@ class Entity(NamedTuple):
 
     def to_dict(self) -> dict:
         return {"text": self.text, "label": self.label, "start": self.start, "end": self.end, "score": self.score}
+
+
+_new_entity = partial(tuple.__new__, Entity)  # an Entity from a tuple of its fields, with no Python frame
 
 
 def default_model_path() -> Path:
@@ -105,15 +109,16 @@ class Tagger:
             self._fast = None
 
     # ---- the steps ---------------------------------------------------------------------------
-    def prepare(self, texts: Sequence[str | Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray, Encoded]:
-        """Every token's text, start and end (raw strings tokenized, token lists taken as they are), texts
-        in turn, and their encoding (a sentence per text)."""
+    def prepare(self, texts: Sequence[str | Sequence[str]], tokens: bool = False
+                ) -> tuple[list[str] | None, np.ndarray, np.ndarray, Encoded]:
+        """Every token's text (with `tokens`), start and end, texts in turn, and their encoding (a sentence
+        per text). Raw strings are tokenized, token lists taken as they are."""
         if self._fast is not None:
-            return self._fast.prepare(texts)
+            return self._fast.prepare(texts, tokens)
         tokenized = [tokenize(t) if isinstance(t, str) else words_as_tokens(t) for t in texts]
         flat = [t for toks in tokenized for t in toks]
         enc = self.featurizer.encode([[t.text for t in toks] for toks in tokenized])
-        return ([t.text for t in flat], np.array([t.start for t in flat], dtype=np.int64),
+        return ([t.text for t in flat] if tokens else None, np.array([t.start for t in flat], dtype=np.int64),
                 np.array([t.end for t in flat], dtype=np.int64), enc)
 
     def outputs(self, enc: Encoded) -> np.ndarray:
@@ -166,10 +171,12 @@ class Tagger:
         lasts = stops[np.searchsorted(stops, firsts, side="right")] - 1
         total = np.concatenate([[0.0], np.cumsum(probs, dtype=np.float64)])
         scores = np.round((total[lasts + 1] - total[firsts]) / (lasts + 1 - firsts), 4)
-        text_of = np.searchsorted(np.cumsum(enc.lengths), firsts, side="right")
-        for i, start, end, label, score in zip(text_of.tolist(), starts[firsts].tolist(), ends[lasts].tolist(),
-                                               ids[firsts].tolist(), scores.tolist()):
-            results[i].append(Entity(texts[i][start:end], self._labels[label], start, end, score))
+        text_of = np.searchsorted(np.cumsum(enc.lengths), firsts, side="right").tolist()
+        a, b = starts[firsts].tolist(), ends[lasts].tolist()
+        strings = [texts[i][start:end] for i, start, end in zip(text_of, a, b)]
+        labels = [self._labels[label] for label in ids[firsts].tolist()]
+        for i, entity in zip(text_of, map(_new_entity, zip(strings, labels, a, b, scores.tolist()))):
+            results[i].append(entity)
         return results
 
     # ---- public API --------------------------------------------------------------------------
@@ -190,7 +197,7 @@ class Tagger:
         """Each text's tokens as (text, start, end) tuples, and its entities (raw strings, or token lists
         whose offsets count the tokens joined by single spaces)."""
         texts = list(texts)
-        tokens, starts, ends, enc = self.prepare(texts)
+        tokens, starts, ends, enc = self.prepare(texts, tokens=True)
         at = np.concatenate([[0], np.cumsum(enc.lengths)]).tolist()
         spans = list(zip(tokens, starts.tolist(), ends.tolist()))
         return [spans[a:b] for a, b in zip(at, at[1:])], self._entities(enc, starts, ends, _strings(texts))

@@ -190,7 +190,7 @@ def test_texts_with_unprintable_characters_or_unusual_whitespace_tag_as_the_plai
 def test_prepared_ids_are_each_columns_key_of_each_token(tiny_model):
     feat = nerwin.load(tiny_model).featurizer
     tokens = ["Zorvath", "McDonald's", "1996-08-22", "ÉCOLE", "x", "Velmora-based", "Zorvath"]
-    prepared = Preparer(feat).prepare([tokens])
+    prepared = Preparer(feat).prepare([tokens], tokens=True)
     assert prepared.tokens == tokens
     enc = prepared.enc
     for c, ids in zip(feat.columns, enc.ids):

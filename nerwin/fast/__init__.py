@@ -30,8 +30,8 @@ class FastPath:
         self.preparer = Preparer(featurizer)
         self.forward = Forward(model)
 
-    def prepare(self, texts: Sequence[str | Sequence[str]]) -> Prepared:
-        return self.preparer.prepare(texts)
+    def prepare(self, texts: Sequence[str | Sequence[str]], tokens: bool = False) -> Prepared:
+        return self.preparer.prepare(texts, tokens)
 
     def outputs(self, enc: Encoded) -> np.ndarray:
         return self.forward.outputs(enc)

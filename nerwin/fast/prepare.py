@@ -1,26 +1,27 @@
 """Raw texts to a `TypedEncoded` batch, memoized: each distinct chunk of text is tokenized and each
 distinct token featurized once, however often they come back (text repeats a lot).
 
-A `Preparer` owns both memos and their validity:
+A `Preparer` owns its memos and their validity:
 - token -> row: a row of `ids` holds the token's id in every feature column, and also names its token
-  type across calls (`TypedEncoded.type_keys`, which lets the forward pass keep projections). Past ROWS_KEPT
-  tokens, new ones get rows for the current call only (and no lasting name).
-- chunk key -> `Chunk`: its tokens, their offsets in the chunk, and their rows. A whitespace-free
-  chunk's tokens depend on its key alone (`nerwin.tokenize.chunk_tokens`); a word of a pre-split text
-  has the key (word, None, None) and is one token.
+  type across calls (`TypedEncoded.type_keys`, which lets the forward pass keep projections). Past
+  ROWS_KEPT tokens, new ones get rows for the current call only (and no lasting name).
+- chunk key -> chunk number: a chunk's tokens, their offsets in the chunk and their rows sit in numpy
+  tables (one shape for every chunk). A whitespace-free chunk's tokens depend on its key alone
+  (`nerwin.tokenize.chunk_tokens`; see `Key`); a word of a pre-split text is one token. Chunks holding
+  a row for one call only, chunks over 64 characters and chunks past CHUNKS_KEPT are numbered for the
+  current call only.
 
-A batch goes through three steps, each over the whole batch: the chunks' keys and offsets, their memo
-entries, and the entries spread out into one flat array per field. For a batch of lines whose words are
-split by single spaces (the common case), the first step is one `split` and the third is numpy and
-C-level `chain`s; a Python loop per token instead took 2.4x the time of all of tagging's other steps
-together. The result equals the plain path (`tokenize`, then `Featurizer.encode`): tested.
+A batch goes through three whole-batch steps: the chunks' keys and offsets (for lines of words split by
+single spaces, the common case, one `split`), their numbers (one dictionary lookup per chunk; new chunks
+are tokenized and added), and the tables spread into one array per field by numpy indexing. A loop per
+token in Python instead made tagging as a whole 1.4x slower. The result equals the plain path
+(`tokenize`, then `Featurizer.encode`): tested.
 """
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from itertools import accumulate, chain
-from operator import itemgetter
+from itertools import accumulate
 from typing import NamedTuple
 
 import numpy as np
@@ -29,25 +30,36 @@ from ..features import Featurizer, stream_positions, tag_ids
 from ..tokenize import chunk_keys, chunk_tokens
 from .forward import TypedEncoded
 
-__all__ = ["Chunk", "Prepared", "Preparer"]
+__all__ = ["Prepared", "Preparer"]
 
-Key = tuple  # (chunk, at a line start, more text follows); (word, None, None) for a pre-split word
+# A chunk's key: (chunk, at a line start, more text follows), or the chunk alone for the common context
+# INSIDE a line (a str hashes faster than a tuple); (word, None, None) for a word of a pre-split text.
+Key = str | tuple
+INSIDE = (False, True)
 
 
-class Chunk(NamedTuple):
-    """What a chunk of text holds: its tokens, their starts and ends in the chunk, their rows."""
+def _nones(values: list) -> list[int]:
+    """Where `values` holds None, found by C-level search (a batch of known text has few or none)."""
+    found, i = [], -1
+    for _ in range(values.count(None)):
+        i = values.index(None, i + 1)
+        found.append(i)
+    return found
 
-    tokens: tuple[str, ...]
-    starts: tuple[int, ...]
-    ends: tuple[int, ...]
-    rows: tuple[int, ...]
+
+# What a chunk holds: its tokens' texts, their starts and ends in the chunk, and their rows
+Chunk = tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+def _text(key: Key) -> str:
+    return key if isinstance(key, str) else key[0]
 
 
 class Prepared(NamedTuple):
-    """A batch of texts: every token's text, start and end (into its own text), texts in turn; and the
-    batch encoded (a sentence per text)."""
+    """A batch of texts: every token's text (if asked for), start and end (into its own text), texts in
+    turn; and the batch encoded (a sentence per text)."""
 
-    tokens: list[str]
+    tokens: list[str] | None
     starts: np.ndarray
     ends: np.ndarray
     enc: TypedEncoded
@@ -66,6 +78,50 @@ def _single_spaced(texts: Sequence) -> list[str] | None:
     return words if joined.isprintable() or words == joined.split() else None
 
 
+class _Table:
+    """int64 columns that grow by blocks; the first `n` entries of each are in use."""
+
+    def __init__(self, width: int):
+        self.columns = [np.zeros(1024, dtype=np.int64) for _ in range(width)]
+        self.n = 0
+
+    def extend(self, *values: list[int]) -> None:
+        """Append one list of values to each column."""
+        size = self.n + len(values[0])
+        if size > len(self.columns[0]):
+            self.columns = [np.concatenate([c[:self.n], np.zeros(size, dtype=np.int64)]) for c in self.columns]
+        for column, new in zip(self.columns, values):
+            column[self.n:size] = new
+        self.n = size
+
+
+class _NewRows:
+    """New chunks' rows for a preparer's tables, gathered in lists and added in one block."""
+
+    def __init__(self, preparer: Preparer):
+        self.preparer = preparer
+        self.firsts: list[int] = []
+        self.counts: list[int] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.rows: list[int] = []
+
+    def add(self, chunk: Chunk) -> int:
+        """The number the chunk will have."""
+        texts, starts, ends, rows = chunk
+        self.firsts.append(self.preparer._tokens.n + len(self.rows))
+        self.counts.append(len(rows))
+        self.starts += starts
+        self.ends += ends
+        self.rows += rows
+        self.preparer._texts += texts
+        return self.preparer._chunks.n + len(self.counts) - 1
+
+    def into_tables(self) -> None:
+        self.preparer._chunks.extend(self.firsts, self.counts)
+        self.preparer._tokens.extend(self.starts, self.ends, self.rows)
+
+
 class Preparer:
     """Tokenizes and encodes texts for one featurizer, remembering the chunks and tokens it has met."""
 
@@ -79,48 +135,49 @@ class Preparer:
         self._ids = np.zeros((1024, len(featurizer.columns)), dtype=np.int64)  # row 0: the pad
         self._n_rows = 1
         self._new: list[str] = []  # tokens given a row in this call, their ids filled at its end
-        self._chunks: dict[Key, Chunk] = {}
+        self._chunk_of: dict[Key, int] = {}
+        self._chunks = _Table(2)  # per chunk number: its first token in `_tokens`, its token count
+        self._tokens = _Table(3)  # per token of a chunk: start and end in the chunk, row
+        self._texts: list[str] = []  # per token of a chunk: its text
+        self._kept = (0, 0)  # chunks and tokens of the chunks that stay numbered
 
-    def prepare(self, texts: Sequence[str | Sequence[str]]) -> Prepared:
+    def prepare(self, texts: Sequence[str | Sequence[str]], tokens: bool = False) -> Prepared:
         """Raw strings are tokenized; token lists are taken as they are, their offsets counting the tokens
-        joined by single spaces."""
+        joined by single spaces. With `tokens`, the tokens' texts too."""
         with self._lock:
             self._n_rows = len(self._row_of) + 1  # the last call's rows for one call only are free again
+            self._chunks.n, self._tokens.n = self._kept  # and its chunks numbered for one call only
+            del self._texts[self._kept[1]:]
             keys, offsets, chunks_per_text = self._keys(texts)
-            try:
-                found = list(map(self._chunks.get, keys))
-                i = -1
-                for _ in range(found.count(None)):  # the chunks not met before (found by C-level search)
-                    i = found.index(None, i + 1)
-                    found[i] = self._new_chunk(keys[i])
-            finally:  # even after an error: a kept row must never stay unfilled
-                self._fill_new_rows()
-            return self._spread(found, offsets, chunks_per_text)
+            numbers = list(map(self._chunk_of.get, keys))
+            if None in numbers:
+                try:
+                    self._number_new_chunks(keys, numbers)
+                finally:  # even after an error: a kept row must never stay unfilled
+                    self._fill_new_rows()
+            return self._spread(np.array(numbers, dtype=np.int64), offsets, chunks_per_text, tokens)
 
     @staticmethod
     def _keys(texts: Sequence[str | Sequence[str]]) -> tuple[list[Key], np.ndarray, list[int]]:
         """Every chunk's key and its offset in its text, texts in turn, and the chunk count of each text."""
         words = _single_spaced(texts)
-        if words is not None:  # a line's first chunk starts it; its last has no text after it
+        if words is not None:  # inside a line, a word is its own key; a line's first and last are not
             counts = [t.count(" ") + 1 for t in texts]
-            line_start, more = [False] * len(words), [True] * len(words)
-            for first in accumulate(counts[:-1], initial=0):
-                line_start[first] = True
-            for end in accumulate(counts):
-                more[end - 1] = False
+            keys: list[Key] = list(words)
+            for first, end in zip(accumulate(counts[:-1], initial=0), accumulate(counts)):
+                keys[first] = (words[first], True, end - first > 1)
+                if end - first > 1:
+                    keys[end - 1] = (words[end - 1], False, False)
             lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
             starts = np.cumsum(lens + 1) - lens - 1  # each word's start in the texts joined by spaces
             line_first = np.repeat(np.cumsum(counts) - counts, counts)  # the first word of each word's line
-            offsets = starts - starts[line_first]
-            return list(zip(words, line_start, more)), offsets, counts
-        keys: list[Key] = []
-        offsets: list[int] = []
-        counts = []
+            return keys, starts - starts[line_first], counts
+        keys, offsets, counts = [], [], []
         for text in texts:
             if isinstance(text, str):
-                found = chunk_keys(text)
-                keys += [key for _, key in found]
-                offsets += [at for at, _ in found]
+                for at, key in chunk_keys(text):
+                    keys.append(key[0] if key[1:] == INSIDE else key)
+                    offsets.append(at)
             else:
                 at = 0
                 for word in text:
@@ -130,13 +187,41 @@ class Preparer:
             counts.append(len(keys) - sum(counts))
         return keys, np.array(offsets, dtype=np.int64), counts
 
-    def _new_chunk(self, key: Key) -> Chunk:
-        tokens = ((key[0], 0, len(key[0])),) if key[1] is None else chunk_tokens(key)
-        chunk = Chunk(*zip(*tokens), tuple(self._row(t) for t, _, _ in tokens)) if tokens else Chunk((), (), (), ())
-        kept = all(row <= len(self._row_of) for row in chunk.rows)
-        if kept and len(key[0]) <= 64 and len(self._chunks) < self.CHUNKS_KEPT:
-            self._chunks[key] = chunk
-        return chunk
+    def _number_new_chunks(self, keys: list[Key], numbers: list[int | None]) -> None:
+        """Tokenize the chunks not met before and number them: first those that stay numbered, then those
+        for this call only (so that the next call can drop the latter from the tables' ends)."""
+        holes = _nones(numbers)
+        later: dict[Key, Chunk] = {}  # chunks for this call only
+        new = _NewRows(self)
+        for i in holes:
+            key = keys[i]
+            number = self._chunk_of.get(key)  # it may have come earlier in this batch
+            if number is None and key not in later:
+                chunk = self._chunk(key)
+                if (len(_text(key)) <= 64 and len(self._chunk_of) < self.CHUNKS_KEPT
+                        and max(chunk[3]) <= len(self._row_of)):
+                    number = self._chunk_of[key] = new.add(chunk)
+                else:
+                    later[key] = chunk
+            numbers[i] = number
+        new.into_tables()
+        self._kept = (self._chunks.n, self._tokens.n)
+        if later:
+            new = _NewRows(self)
+            number_of = {key: new.add(chunk) for key, chunk in later.items()}
+            new.into_tables()
+            for i in holes:
+                if numbers[i] is None:
+                    numbers[i] = number_of[keys[i]]
+
+    def _chunk(self, key: Key) -> Chunk:
+        """A chunk's tokens: their texts, starts and ends in the chunk, and rows."""
+        inside = isinstance(key, str)
+        text = key if inside else key[0]
+        if inside and text.isascii() and text.isalnum() or not inside and key[1] is None:
+            return (text,), (0,), (len(text),), (self._row(text),)  # one token (see chunk_tokens)
+        texts, starts, ends = zip(*chunk_tokens((key, *INSIDE) if inside else key))
+        return texts, starts, ends, tuple(map(self._row, texts))
 
     def _row(self, token: str) -> int:
         row = self._row_of.get(token)
@@ -156,16 +241,17 @@ class Preparer:
             self._ids[self._n_rows - len(self._new):self._n_rows] = self.featurizer.ids(self._new)
             self._new = []
 
-    def _spread(self, found: list[Chunk], offsets: np.ndarray, chunks_per_text: list[int]) -> Prepared:
-        """The chunks' fields as flat per-token arrays; a token's offset is its chunk's plus its own."""
-        def flat(field: int, dtype=np.int64) -> np.ndarray:
-            return np.fromiter(chain.from_iterable(map(itemgetter(field), found)), dtype=dtype)
-
-        per_chunk = np.fromiter(map(len, map(itemgetter(3), found)), dtype=np.int64, count=len(found))
-        at = np.repeat(offsets, per_chunk)
-        bounds = np.concatenate([[0], np.cumsum(per_chunk)])[np.cumsum([0, *chunks_per_text])]
-        tokens = list(chain.from_iterable(map(itemgetter(0), found)))
-        return Prepared(tokens, at + flat(1), at + flat(2), self._encode(flat(3), np.diff(bounds)))
+    def _spread(self, numbers: np.ndarray, offsets: np.ndarray, chunks_per_text: list[int],
+                tokens: bool) -> Prepared:
+        """The chunks' tokens as flat per-token arrays; a token's offset is its chunk's plus its own."""
+        first, count = (column[numbers] for column in self._chunks.columns)
+        ends = np.cumsum(count)
+        at = np.repeat(first - (ends - count), count) + np.arange(ends[-1] if len(ends) else 0)  # into _tokens
+        start, end, rows = (column[at] for column in self._tokens.columns)
+        shift = np.repeat(offsets, count)
+        texts = [self._texts[i] for i in at.tolist()] if tokens else None
+        bounds = np.concatenate([[0], ends])[np.cumsum([0, *chunks_per_text])]
+        return Prepared(texts, shift + start, shift + end, self._encode(rows, np.diff(bounds)))
 
     def _encode(self, rows: np.ndarray, lengths: np.ndarray) -> TypedEncoded:
         """The batch as a padded stream of token types: the distinct rows, numbered."""
