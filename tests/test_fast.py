@@ -220,7 +220,7 @@ def test_a_call_interrupted_midway_leaves_the_memos_right(monkeypatch, tiny_mode
         tagger.tag_texts(["Zorvath Brenwick, Quillon visited Velmora-based Corp."])
     monkeypatch.setattr(prepare, "chunk_tokens", real)
     texts = ["Zorvath Quillon visited Velmora .", "Zorvath Brenwick, Quillon visited Velmora-based Corp."]
-    assert tagger.tag_texts(texts) == _plain(tagger).tag_texts(texts)
+    assert tagger.tokens_and_entities(texts) == _plain(tagger).tokens_and_entities(texts)
 
 
 def test_tokens_past_the_kept_limit_serve_one_call_only(monkeypatch, tiny_model):

@@ -191,20 +191,22 @@ class Preparer:
         """Tokenize the chunks not met before and number them: first those that stay numbered, then those
         for this call only (so that the next call can drop the latter from the tables' ends)."""
         holes = _nones(numbers)
+        kept: dict[Key, int] = {}  # chunks that stay numbered, remembered once they are in the tables
         later: dict[Key, Chunk] = {}  # chunks for this call only
         new = _NewRows(self)
         for i in holes:
             key = keys[i]
-            number = self._chunk_of.get(key)  # it may have come earlier in this batch
+            number = kept.get(key)  # it may have come earlier in this batch
             if number is None and key not in later:
                 chunk = self._chunk(key)
-                if (len(_text(key)) <= 64 and len(self._chunk_of) < self.CHUNKS_KEPT
+                if (len(_text(key)) <= 64 and len(self._chunk_of) + len(kept) < self.CHUNKS_KEPT
                         and max(chunk[3]) <= len(self._row_of)):
-                    number = self._chunk_of[key] = new.add(chunk)
+                    number = kept[key] = new.add(chunk)
                 else:
                     later[key] = chunk
             numbers[i] = number
         new.into_tables()
+        self._chunk_of.update(kept)
         self._kept = (self._chunks.n, self._tokens.n)
         if later:
             new = _NewRows(self)
