@@ -119,7 +119,9 @@ def train_cli(
                          weight_decay=weight_decay, batch_size=batch_size, epochs=epochs,
                          patience=patience, unk_rate=unk_rate, seed=seed, task="binary" if binary else "tags",
                          crf=crf, word_dropout=word_dropout, average=average)
-    corpus = load_corpus(data, train_file=train_file, dev_file=dev_file)
+    def corpus():  # loaded by `train` once the options and OUTPUT are checked
+        return load_corpus(data, train_file=train_file, dev_file=dev_file)
+
     command = "nerwin " + " ".join(sys.argv[1:]) if sys.argv and "nerwin" in sys.argv[0] else None
     log_path = log or output.with_name(output.name + ".log.json")
     with _TrainProgress(quiet) as progress:

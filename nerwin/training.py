@@ -323,10 +323,13 @@ def _load_checkpoint(path: Path, model: WindowModel, opt: optim.Adam, rngs: Rngs
 
 # ---- a run -----------------------------------------------------------------------------------------
 
-def train(corpus: Corpus, out: str | Path | None, config: TrainConfig | None = None, *, force: bool = False,
-          log_path: str | Path | None = None, progress: Callable[[dict], None] | None = None,
+def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config: TrainConfig | None = None, *,
+          force: bool = False, log_path: str | Path | None = None, progress: Callable[[dict], None] | None = None,
           command: str | None = None, resume: bool = False) -> TrainResult:
     """Train on corpus["train"], pick the epoch by dev F1 on corpus["validation"], save the best to `out`.
+
+    `corpus` may also be a function that loads it: it is called once the options and the output folder
+    have been checked, so that a mistake in either is reported before a long download.
 
     `progress` is called after every batch with {"epoch", "step", "tokens", "loss", ...} and after every
     epoch with {"epoch", "dev_f1", ...} (key "end"). Ctrl-C stops training and keeps the best model.
@@ -344,7 +347,7 @@ def train(corpus: Corpus, out: str | Path | None, config: TrainConfig | None = N
             raise NerwinError(f"{ckpt}: no checkpoint to resume from")
     elif out is not None:
         check_writable(out, force)
-    data = prepare(corpus, config)
+    data = prepare(corpus() if callable(corpus) else corpus, config)
     rngs = Rngs.from_seed(config.seed)
     model = build_model(data, config, rngs)
     opt = optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)

@@ -87,6 +87,22 @@ def test_train_refuses_a_folder_that_is_not_a_model_even_with_force(tmp_path):
     assert (keep / "cat.jpg").read_bytes() == b"meow"
 
 
+@pytest.mark.reliability
+def test_bad_options_and_an_existing_output_are_reported_before_any_data_is_loaded(tmp_path, monkeypatch):
+    """With no local data the source is the hub: its (offline) failure must not hide the real mistake."""
+    import nerwin.data
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("data was loaded before the options and the output were checked")
+
+    monkeypatch.setattr(nerwin.data, "load_corpus", no_loading)
+    existing = tmp_path / "m"
+    existing.mkdir()
+    (existing / "config.json").write_text("{}")
+    fails(run("train", existing, *TINY_CLI), str(existing), "--force")
+    fails(run("train", tmp_path / "new", *TINY_CLI, "--lr", "-1"), "learning rate")
+
+
 def test_train_file_options_go_together(tmp_path):
     fails(run("train", tmp_path / "m", "--train-file", TOY_TRAIN, *TINY_CLI), "--dev-file")
 
@@ -125,7 +141,8 @@ def test_train_option_defaults_are_train_configs(tmp_path, monkeypatch):
     ok(run("train", tmp_path / "m", "--data", TOY, "--quiet"))
     assert seen["config"] == TrainConfig()
     assert not seen["force"] and not seen["resume"]
-    assert len(seen["corpus"]["train"]) > 100 and set(seen["corpus"]) == {"train", "validation", "test"}
+    corpus = seen["corpus"]()  # the CLI hands over how to load the data; train loads it after its checks
+    assert len(corpus["train"]) > 100 and set(corpus) == {"train", "validation", "test"}
 
 
 # ---- evaluate --------------------------------------------------------------------------------------
