@@ -42,6 +42,7 @@ class TrainConfig:
 
     def check(self) -> None:
         """NerwinError naming the first setting that cannot work."""
+        from .autodiff.nn import ACTIVATIONS
         from .features import KEYS
 
         if self.window < 0 or self.hidden < 1 or self.batch_size < 1 or self.epochs < 1 or self.word_dim < 1:
@@ -51,6 +52,8 @@ class TrainConfig:
             raise NerwinError("dropout, input dropout and word dropout must be in [0, 1), unk rate in [0, 1]")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise NerwinError(f"learning rate must be positive, got {self.lr}")
+        if self.activation not in ACTIVATIONS:
+            raise NerwinError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         if self.task not in ("tags", "binary"):
             raise NerwinError(f"task must be 'tags' or 'binary', got {self.task!r}")
         unknown = sorted(set(self.features) - set(KEYS))

@@ -101,6 +101,7 @@ def test_bad_options_and_an_existing_output_are_reported_before_any_data_is_load
     (existing / "config.json").write_text("{}")
     fails(run("train", existing, *TINY_CLI), str(existing), "--force")
     fails(run("train", tmp_path / "new", *TINY_CLI, "--lr", "-1"), "learning rate")
+    fails(run("train", tmp_path / "new", *TINY_CLI, "--activation", "swish"), "unknown activation 'swish'", "tanh")
 
 
 def test_train_file_options_go_together(tmp_path):
