@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
@@ -43,6 +44,8 @@ class TagFormat(str, Enum):
     text = "text"
     json = "json"
     conll = "conll"
+    html = "html"
+    displacy = "displacy"
 
 
 class ReportFormat(str, Enum):
@@ -213,28 +216,47 @@ def tag_cli(
     text: str | None = typer.Argument(None, help="Text to tag; '-' reads one text a line from stdin."),
     file: Path | None = typer.Option(None, "--file", "-f", help="Tag each line of this file."),
     model: Path | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    fmt: TagFormat = typer.Option(TagFormat.text, "--format", "-F", help="text, json (one object a line) "
-                                  "or conll (token and tag a line)."),
+    fmt: TagFormat = typer.Option(TagFormat.text, "--format", "-F", help="text, json (one object a line), "
+                                  "conll (token and tag a line), html (one self-contained page) or displacy "
+                                  "(displaCy's manual-mode JSON, one object a line)."),
     tokens: bool = typer.Option(False, "--tokens", "-t", help="Input is pre-tokenized: split on whitespace only."),
     batch_size: int = typer.Option(512, "--batch-size", "-b", help="Lines tagged together."),
+    min_score: float = typer.Option(0.0, "--min-score", help="Leave out entities scored under this (0 to 1)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
 ):
     """Find the named entities in text: `nerwin tag "Samuel Quinn was arrested in Paris ."`."""
     if (text is None) == (file is None):
         raise NerwinError("give a TEXT to tag, '-' for stdin, or --file FILE (one of them)")
+    if not 0.0 <= min_score <= 1.0:
+        raise NerwinError(f"--min-score must be between 0 and 1, got {min_score}")
+    if file is not None and not file.is_file():
+        raise NerwinError(f"{file}: no such file")
+    if text is not None and text != "-" and not text.strip():
+        raise NerwinError("nothing to tag: the text is empty")
     from .tagger import load
 
     tagger = load(model)
-    if file is not None:
-        if not file.is_file():
-            raise NerwinError(f"{file}: no such file")
-        with open(file, encoding="utf-8", errors="replace") as f:
-            _tag_stream(tagger, _batches(f, batch_size), fmt, tokens)
-    elif text == "-":
-        _tag_stream(tagger, _batches(sys.stdin, batch_size), fmt, tokens)
-    else:
-        if not text.strip():
-            raise NerwinError("nothing to tag: the text is empty")
-        _tag_stream(tagger, iter([[text]]), fmt, tokens)
+    with _destination(output, force) as out:
+        if file is not None:
+            with open(file, encoding="utf-8", errors="replace") as f:
+                _tag_stream(tagger, _batches(f, batch_size), fmt, tokens, min_score, out)
+        elif text == "-":
+            _tag_stream(tagger, _batches(sys.stdin, batch_size), fmt, tokens, min_score, out)
+        else:
+            _tag_stream(tagger, iter([[text]]), fmt, tokens, min_score, out)
+
+
+@contextmanager
+def _destination(output: Path | None, force: bool):
+    """stdout, or a file written atomically."""
+    if output is None:
+        yield sys.stdout
+        return
+    from .serialize import atomic_text
+
+    with atomic_text(output, force) as f:
+        yield f
 
 
 def _batches(stream, size: int) -> Iterator[list[str]]:
@@ -262,30 +284,47 @@ def _batches(stream, size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _tag_stream(tagger, batches: Iterator[list[str]], fmt: TagFormat, pretokenized: bool) -> None:
+def _tag_stream(tagger, batches: Iterator[list[str]], fmt: TagFormat, pretokenized: bool, min_score: float,
+                out) -> None:
     import re
 
     from .tokenize import Token
 
     split = re.compile(r"\S+")
+    blocks, labels = [], set()  # html: the page is written once every text is tagged
     for lines in batches:
         if pretokenized:  # offsets into the line as it is, however it is spaced
             tokenized = [[Token(m.group(), m.start(), m.end()) for m in split.finditer(line)] for line in lines]
-            entities = tagger.entities(tokenized, lines)
+            entities = tagger.entities(tokenized, lines, min_score)
         else:
-            spans, entities = tagger.tokens_and_entities(lines)
+            spans, entities = tagger.tokens_and_entities(lines, min_score)
             tokenized = [[Token._make(t) for t in toks] for toks in spans] if fmt is TagFormat.conll else spans
-        out = []
+        if fmt is TagFormat.html:
+            from .views import entities_html
+
+            blocks += [entities_html(line, ents) for line, ents in zip(lines, entities)]
+            labels.update(e.label for ents in entities for e in ents)
+            continue
+        lines_out = []
         for line, toks, ents in zip(lines, tokenized, entities):
             if fmt is TagFormat.json:
-                out.append(json.dumps({"text": line, "entities": [e.to_dict() for e in ents]}, ensure_ascii=False))
+                lines_out.append(json.dumps({"text": line, "entities": [e.to_dict() for e in ents]},
+                                            ensure_ascii=False))
+            elif fmt is TagFormat.displacy:
+                from .views import displacy
+
+                lines_out.append(json.dumps(displacy(line, ents), ensure_ascii=False))
             elif fmt is TagFormat.conll:
                 tags = _token_tags(toks, ents)
-                out.append("".join(f"{t.text}\t{g}\n" for t, g in zip(toks, tags)))
+                lines_out.append("".join(f"{t.text}\t{g}\n" for t, g in zip(toks, tags)))
             else:
-                out.append(_bracketed(line, ents))
-        sys.stdout.write("\n".join(out) + "\n")
-        sys.stdout.flush()
+                lines_out.append(_bracketed(line, ents))
+        out.write("\n".join(lines_out) + "\n")
+        out.flush()
+    if fmt is TagFormat.html:
+        from .views import page
+
+        out.write(page(blocks, labels, title="nerwin: entities"))
 
 
 def _token_tags(tokens, entities) -> list[str]:

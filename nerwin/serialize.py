@@ -17,14 +17,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
 from .errors import NerwinError
 
 __all__ = ["FORMAT", "CHECKPOINT_FORMAT", "FORMAT_VERSION", "save_folder", "load_folder", "write_json_atomic",
-           "check_writable"]
+           "atomic_text", "check_writable"]
 
 FORMAT = "nerwin-window-tagger"
 CHECKPOINT_FORMAT = "nerwin-training-checkpoint"
@@ -46,6 +49,26 @@ def _fsync_write(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+@contextmanager
+def atomic_text(path: Path, force: bool = False) -> Iterator[TextIO]:
+    """A text file written through a temporary file beside `path`, renamed into place when the block
+    ends without an error (removed otherwise). An existing `path` is replaced only with `force`."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise NerwinError(f"{path}: already exists; pass --force to replace it")
+    if path.is_dir():
+        raise NerwinError(f"{path}: is a folder")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_json_atomic(path: Path, data) -> None:

@@ -150,16 +150,18 @@ class Tagger:
             return self._fast.both(first, second, rows)
         return first(), second()
 
-    def entities(self, tokenized: Sequence[Sequence[Token]], texts: Sequence[str]) -> list[list[Entity]]:
+    def entities(self, tokenized: Sequence[Sequence[Token]], texts: Sequence[str], min_score: float = 0.0
+                 ) -> list[list[Entity]]:
         """Entities of texts already split into tokens: (text, start, end) tuples such as Tokens, with
         offsets into the matching text."""
         enc = self.featurizer.encode([[t[0] for t in toks] for toks in tokenized])
         return self._entities(enc, np.array([t[1] for toks in tokenized for t in toks], dtype=np.int64),
-                              np.array([t[2] for toks in tokenized for t in toks], dtype=np.int64), texts)
+                              np.array([t[2] for toks in tokenized for t in toks], dtype=np.int64), texts, min_score)
 
-    def _entities(self, enc: Encoded, starts: np.ndarray, ends: np.ndarray, texts: Sequence[str]
-                  ) -> list[list[Entity]]:
-        """The entities of encoded texts; `starts` and `ends` give every token's offsets, texts in turn."""
+    def _entities(self, enc: Encoded, starts: np.ndarray, ends: np.ndarray, texts: Sequence[str],
+                  min_score: float = 0.0) -> list[list[Entity]]:
+        """The entities of encoded texts, those scored under `min_score` left out; `starts` and `ends` give
+        every token's offsets, texts in turn."""
         results: list[list[Entity]] = [[] for _ in texts]
         if not len(enc.positions):
             return results
@@ -171,6 +173,9 @@ class Tagger:
         lasts = stops[np.searchsorted(stops, firsts, side="right")] - 1
         total = np.concatenate([[0.0], np.cumsum(probs, dtype=np.float64)])
         scores = np.round((total[lasts + 1] - total[firsts]) / (lasts + 1 - firsts), 4)
+        if min_score > 0:
+            keep = scores >= min_score
+            firsts, lasts, scores = firsts[keep], lasts[keep], scores[keep]
         text_of = np.searchsorted(np.cumsum(enc.lengths), firsts, side="right").tolist()
         a, b = starts[firsts].tolist(), ends[lasts].tolist()
         strings = [texts[i][start:end] for i, start, end in zip(text_of, a, b)]
@@ -192,27 +197,30 @@ class Tagger:
         sentences = [list(s) for s in sentences]
         return self.tag_encoded(self.featurizer.encode(sentences)) if sentences else []
 
-    def tokens_and_entities(self, texts: Iterable[str | Sequence[str]]
+    def tokens_and_entities(self, texts: Iterable[str | Sequence[str]], min_score: float = 0.0
                             ) -> tuple[list[list[tuple[str, int, int]]], list[list[Entity]]]:
         """Each text's tokens as (text, start, end) tuples, and its entities (raw strings, or token lists
-        whose offsets count the tokens joined by single spaces)."""
+        whose offsets count the tokens joined by single spaces); entities scored under `min_score` are
+        left out."""
         texts = list(texts)
         tokens, starts, ends, enc = self.prepare(texts, tokens=True)
         at = np.concatenate([[0], np.cumsum(enc.lengths)]).tolist()
         spans = list(zip(tokens, starts.tolist(), ends.tolist()))
-        return [spans[a:b] for a, b in zip(at, at[1:])], self._entities(enc, starts, ends, _strings(texts))
+        return [spans[a:b] for a, b in zip(at, at[1:])], self._entities(enc, starts, ends, _strings(texts),
+                                                                         min_score)
 
-    def tag_texts(self, texts: Iterable[str | Sequence[str]]) -> list[list[Entity]]:
-        """Entities of many texts at once."""
+    def tag_texts(self, texts: Iterable[str | Sequence[str]], min_score: float = 0.0) -> list[list[Entity]]:
+        """Entities of many texts at once (those scored under `min_score` left out)."""
         texts = list(texts)
         _, starts, ends, enc = self.prepare(texts)
-        return self._entities(enc, starts, ends, _strings(texts))
+        return self._entities(enc, starts, ends, _strings(texts), min_score)
 
-    def __call__(self, text: str | Sequence[str]) -> list[Entity] | list[list[Entity]]:
-        """Entities of one raw string; or, given a list of strings, a list of entity lists."""
+    def __call__(self, text: str | Sequence[str], min_score: float = 0.0) -> list[Entity] | list[list[Entity]]:
+        """Entities of one raw string; or, given a list of strings, a list of entity lists. Entities whose
+        score is under `min_score` are left out."""
         if isinstance(text, str):
-            return self.tag_texts([text])[0]
-        return self.tag_texts(text)
+            return self.tag_texts([text], min_score)[0]
+        return self.tag_texts(text, min_score)
 
     # ---- files -------------------------------------------------------------------------------
     def save(self, path: str | Path, card: str | None = None) -> Path:
