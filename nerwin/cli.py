@@ -194,19 +194,24 @@ def evaluate_cli(
     model: Path | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-F", help="text or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Also write the JSON report here."),
+    errors: int = typer.Option(3, "--errors", "-e", help="Examples of each kind of mistake to show (0: none)."),
 ):
-    """Score a model on a CoNLL file: strict IOB2 entity P/R/F1, the conlleval figure, a per-type table."""
+    """Score a model on a CoNLL file: strict IOB2 entity P/R/F1, the conlleval figure, a per-type table,
+    a confusion table of entity types and the mistakes by kind."""
+    from .analysis import format_errors
     from .evaluation import evaluate
     from .metrics import format_report
 
-    report = evaluate(data, model)
+    if errors < 0:
+        raise NerwinError(f"--errors must be 0 or more, got {errors}")
+    report = evaluate(data, model, errors=errors)
     if output is not None:
         from .serialize import write_json_atomic
         write_json_atomic(output, report)
     if fmt is ReportFormat.json:
         typer.echo(json.dumps(report, indent=2))
     else:
-        typer.echo(format_report(report))
+        typer.echo(format_report(report) + "\n\n" + format_errors(report["errors"]))
 
 
 # ---- tag -------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import binary
+from .analysis import error_analysis
 from .data import read_conll
 from .errors import NerwinError
 from .metrics import score
@@ -12,12 +13,13 @@ from .tagger import Tagger, load
 __all__ = ["evaluate"]
 
 
-def evaluate(data: str | Path, model: Tagger | str | Path | None = None) -> dict:
+def evaluate(data: str | Path, model: Tagger | str | Path | None = None, errors: int = 3) -> dict:
     """Tag the sentences of a CoNLL file with `model` (default: the shipped one) and score them.
 
-    Returns the `nerwin.metrics.score` report plus "data" and "model". Gold tags of a type the
-    model does not know are an error (its scores would silently read 0); a binary (LOC) model is
-    scored against the file's LOC entities, every other tag counting as O.
+    Returns the `nerwin.metrics.score` report plus "data", "model" and "errors" (the confusion table
+    and the mistakes by kind of `nerwin.analysis.error_analysis`, up to `errors` examples of each).
+    Gold tags of a type the model does not know are an error (its scores would silently read 0); a
+    binary (LOC) model is scored against the file's LOC entities, every other tag counting as O.
     """
     tagger = model if isinstance(model, Tagger) else load(model)
     sentences = read_conll(data)
@@ -33,6 +35,7 @@ def evaluate(data: str | Path, model: Tagger | str | Path | None = None) -> dict
                                       f"({', '.join(tagger.tags)})")
     pred = tagger.tag_tokens([s.tokens for s in sentences])
     report = score(gold, pred)
+    report["errors"] = error_analysis(gold, pred, [s.tokens for s in sentences], examples=errors)
     report["data"] = str(data)
     report["model"] = str(model) if model is not None and not isinstance(model, Tagger) else "default"
     return report

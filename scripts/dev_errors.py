@@ -3,7 +3,7 @@
     python scripts/dev_errors.py [--data FOLDER] [--split validation] [--model models/default] [--examples 6]
 
 Each gold entity the model does not get exactly is one of: the right span with the wrong type, a span
-that overlaps a predicted one (a boundary error), or missed (no predicted entity overlaps it). Each
+that overlaps a predicted one (an overlapping span), or missed (no predicted entity overlaps it). Each
 predicted entity that overlaps no gold one is spurious. Prints the counts by kind and type, with examples.
 Run it on dev: the test set is for the report, not for choices.
 """
@@ -15,27 +15,7 @@ from collections import Counter, defaultdict
 from bench_common import ROOT, data_folder, load_split
 
 import nerwin
-from nerwin.tags import spans
-
-
-def classify(gold: list[str], pred: list[str]) -> list[tuple[str, str, tuple[int, int]]]:
-    """(kind, types, token span) of each mistake in one sentence: kind is "wrong type", "boundary",
-    "missed" or "spurious" (see the module docstring), types e.g. "LOC -> ORG" or "LOC"."""
-    g = {(a, b): k for a, b, k in spans(gold)}
-    p = {(a, b): k for a, b, k in spans(pred)}
-
-    def overlaps(span, others):
-        return any(o[0] < span[1] and span[0] < o[1] for o in others)
-
-    out = []
-    for span, kind in g.items():
-        if span in p:
-            if p[span] != kind:
-                out.append(("wrong type", f"{kind} -> {p[span]}", span))
-        else:
-            out.append(("boundary" if overlaps(span, p) else "missed", kind, span))
-    out += [("spurious", kind, span) for span, kind in p.items() if span not in g and not overlaps(span, g)]
-    return out
+from nerwin.analysis import classify
 
 
 def main() -> None:
@@ -57,7 +37,7 @@ def main() -> None:
             examples[kind, types].append(" ".join(s.tokens[a:b]))
     gold_wrong = by_kind.total() - by_kind["spurious"]
     print(f"{args.split}: {gold_wrong} gold entities not found exactly, {by_kind['spurious']} spurious")
-    for kind in ("wrong type", "boundary", "missed"):
+    for kind in ("wrong type", "overlapping span", "missed"):
         print(f"  {kind:<11} {by_kind[kind]:>5} ({by_kind[kind] / max(gold_wrong, 1):.0%} of the gold ones)")
     print()
     for (kind, types), n in counts.most_common():

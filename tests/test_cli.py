@@ -151,9 +151,10 @@ def test_train_option_defaults_are_train_configs(tmp_path, monkeypatch):
 def test_evaluate_text_names_scheme_and_mode_and_has_a_per_type_table(tiny_model):
     stdout = ok(run("evaluate", TOY_TEST, "--model", tiny_model))
     assert "scheme IOB2" in stdout and "mode strict" in stdout and "conlleval" in stdout
-    table = stdout[stdout.index("type"):].splitlines()
+    table = stdout[stdout.index("type"):].split("\n\n")[0].splitlines()  # the error analysis follows it
     assert table[0].split() == ["type", "precision", "recall", "F1", "support"]
     assert sorted(row.split()[0] for row in table[1:]) == ["LOC", "MISC", "ORG", "PER"]
+    assert "Confusion of entity types" in stdout and "Mistakes by kind" in stdout
 
 
 def test_evaluate_json_and_output_file(tmp_path, tiny_model):

@@ -102,3 +102,43 @@ def test_fast_strict_f1_equals_seqeval_strict_on_valid_iob2(pairs):
             pred.append(repair_iob2(p[:n]))
     assume(gold)
     assert strict_f1(gold, pred) == pytest.approx(score(gold, pred)["f1"])
+
+
+# ---- error analysis -------------------------------------------------------------------------------
+
+def test_confusion_and_kinds_of_mistakes_on_a_hand_made_pair():
+    from nerwin.analysis import error_analysis, format_errors
+
+    tokens = [["Paris", "and", "Lyon", "beat", "Acme", "Corp"], ["John", "Smith", "left", "Rome"]]
+    gold = [["B-LOC", "O", "B-LOC", "O", "B-ORG", "I-ORG"], ["B-PER", "I-PER", "O", "B-LOC"]]
+    pred = [["B-LOC", "O", "B-ORG", "O", "B-ORG", "O"], ["B-PER", "O", "B-MISC", "O"]]
+    # Paris right; Lyon LOC -> ORG (wrong type); Acme Corp vs Acme: overlapping span (and spurious by span);
+    # John Smith vs John: overlapping span; left: spurious (overlaps no gold entity); Rome: missed
+    report = error_analysis(gold, pred, tokens, examples=5)
+    assert report["kinds"] == {"wrong type": 1, "overlapping span": 2, "missed": 1, "spurious": 1}
+    assert report["confusion"] == {
+        "LOC": {"LOC": 1, "ORG": 1, "missed": 1},
+        "ORG": {"missed": 1},
+        "PER": {"missed": 1},
+        "spurious": {"MISC": 1, "ORG": 1, "PER": 1},
+    }
+    assert report["examples"]["wrong type"] == [{"sentence": 0, "text": "Lyon", "types": "LOC -> ORG"}]
+    assert [e["text"] for e in report["examples"]["overlapping span"]] == ["Acme Corp", "John Smith"]
+    text = format_errors(report)
+    assert "gold \\ pred" in text and "wrong type 1" in text and "Rome (LOC)" in text
+    assert error_analysis(gold, pred, tokens)["examples"] == {}  # no examples unless asked
+
+
+def test_evaluate_reports_the_errors_in_json(tiny_model):
+    import json
+
+    from typer.testing import CliRunner
+
+    from nerwin.cli import app
+    from tests.helpers import TOY_TEST
+
+    result = CliRunner().invoke(app, ["evaluate", str(TOY_TEST), "-m", str(tiny_model), "-F", "json", "-e", "2"])
+    assert result.exit_code == 0, result.output
+    errors = json.loads(result.stdout)["errors"]
+    assert set(errors) == {"confusion", "kinds", "examples"}
+    assert all(len(shown) <= 2 for shown in errors["examples"].values())
