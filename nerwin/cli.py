@@ -375,6 +375,11 @@ def serve_cli(
         os.environ["NERWIN_SERVE_MODEL"] = str(model) if model else ""
         os.environ["NERWIN_SERVE_SETTINGS"] = json.dumps(settings)
         target = "nerwin.serve:app_from_env"
+    # uvicorn stops on SIGTERM (no new connections, in-flight requests answered), then raises the signal
+    # again for the handler that was there before: this one, so a clean drain exits 0.
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(target, host=host, port=port, workers=workers, factory=workers > 1, log_level="warning",
                 access_log=False, timeout_graceful_shutdown=30)
 
