@@ -385,6 +385,51 @@ def info_cli(model: Path | None = typer.Argument(None, help=MODEL_HELP)):
     typer.echo("\n".join(lines))
 
 
+# ---- serve -----------------------------------------------------------------------------------------
+
+@app.command("serve")
+def serve_cli(
+    model: Path | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", "-p", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Server processes, each with its own model."),
+    max_wait_ms: float = typer.Option(2.0, "--max-wait-ms", min=0,
+                                      help="Under load, how long a batch waits for more requests."),
+    max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most requests tagged in one batch."),
+    max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes", min=1, help="Largest request body (413)."),
+    max_text_chars: int = typer.Option(100_000, "--max-text-chars", min=1, help="Longest text (413)."),
+    max_texts: int = typer.Option(1_000, "--max-texts", min=1, help="Most texts or sentences a request (413)."),
+):
+    """Serve the tagger over HTTP: POST /tag {"text": ...}, GET /health, GET /info."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise NerwinError('nerwin serve needs the serve extra: pip install "nerwin[serve]"') from None
+    from .tagger import default_model_path, load
+
+    settings = {"max_wait_ms": max_wait_ms, "max_batch": max_batch, "max_body_bytes": max_body_bytes,
+                "max_text_chars": max_text_chars, "max_texts": max_texts}
+    if workers == 1:
+        from .serve import create_app
+
+        target = create_app(load(model), model_path=model or default_model_path(), **settings)
+    else:  # each worker process loads the model itself (checked here once, so a bad path fails at once)
+        import os
+
+        load(model)
+        os.environ["NERWIN_SERVE_MODEL"] = str(model) if model else ""
+        os.environ["NERWIN_SERVE_SETTINGS"] = json.dumps(settings)
+        target = "nerwin.serve:app_from_env"
+    # uvicorn stops on SIGTERM (no new connections, in-flight requests answered), then raises the signal
+    # again for the handler that was there before: this one, so a clean drain exits 0.
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uvicorn.run(target, host=host, port=port, workers=workers, factory=workers > 1, log_level="warning",
+                access_log=False, timeout_graceful_shutdown=30)
+
+
 def main() -> None:
     app()
 
