@@ -196,8 +196,7 @@ def evaluate_cli(
     output: Path | None = typer.Option(None, "--output", "-o", help="Also write the JSON report here."),
     errors: int = typer.Option(3, "--errors", "-e", help="Examples of each kind of mistake to show (0: none)."),
 ):
-    """Score a model on a CoNLL file: strict IOB2 entity P/R/F1, the conlleval figure, a per-type table,
-    a confusion table of entity types and the mistakes by kind."""
+    """Score a model on a CoNLL file: strict IOB2 P/R/F1, conlleval's F1, per type, confusion, mistakes."""
     from .analysis import format_errors
     from .evaluation import evaluate
     from .metrics import format_report
