@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+WARM_UP = "Samuel Quinn was arrested in the Hilton Hotel in Paris in April 1989 ."
 MAX_BODY_BYTES = 1_000_000
 MAX_TEXT_CHARS = 100_000
 MAX_TEXTS = 1_000
@@ -53,6 +54,10 @@ class Batcher:
     async def start(self) -> None:
         self.queue = asyncio.Queue()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="nerwin-tag")
+        # one batch big enough for the compiled paths before the first request: loading the kernels
+        # (~0.7 s) would otherwise land on the first big batch's callers (measured: p99 613 ms for eight
+        # clients of 50-sentence requests on a fresh server, 35-45 ms once warm)
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.tagger.tag_texts, [WARM_UP] * 64)
         self.task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
