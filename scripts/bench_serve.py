@@ -1,6 +1,9 @@
 """Load test of `nerwin serve`: starts it on a free loopback port (the shipped model unless --model), drives it
 with N concurrent keep-alive clients (N = 1, 8, 64) sending one-sentence and 50-sentence requests, a bounded
-number each, then stops it. Prints requests/s, tokens/s, p50/p99 latency and errors per setting.
+number each, then stops it. Prints requests/s, tokens/s, p50/p99 latency and errors per setting, then where
+the time went: CPU milliseconds a request in the server's event-loop thread (HTTP, JSON, the batcher), in its
+other threads (tagging: the worker thread and the threads of its kernels and BLAS), and in the client, and
+requests per tagging batch (from the server's GET /stats).
 
     python scripts/bench_serve.py [--requests 3000] [--clients 1,8,64] [--model M]
 
@@ -17,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +94,32 @@ async def run(port: int, n_clients: int, n_requests: int, per_request: int, sent
             "errors": len(errors)}
 
 
+def process_cpu(pid: int, thread: int | None = None) -> float:
+    """CPU seconds (user + system) a process, or one of its threads, has used so far, from /proc."""
+    stat = Path(f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_stats(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def measured(port: int, pid: int, *setting) -> dict:
+    """`run` with the CPU time each side spent on it."""
+    stats, client = server_stats(port), time.process_time()
+    server, loop = process_cpu(pid), process_cpu(pid, pid)  # the event loop runs on the main thread
+    r = asyncio.run(run(port, *setting))
+    client, server, loop = time.process_time() - client, process_cpu(pid) - server, process_cpu(pid, pid) - loop
+    after = server_stats(port)
+    n = max(r["requests"], 1)
+    r.update(server_ms=1000 * server / n, tag_ms=1000 * (server - loop) / n, rest_ms=1000 * loop / n,
+             client_ms=1000 * client / n, busy=(server + client) / r["seconds"],
+             per_batch=(after["requests"] - stats["requests"]) / max(after["batches"] - stats["batches"], 1))
+    return r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="model folder (default: the shipped model)")
@@ -119,11 +149,21 @@ def main() -> None:
         asyncio.run(run(port, 8, 400, 1, sentences))  # warm-up: first-call paths, the tagger's memos
         print(f"{'clients':>7} {'sent/req':>8} {'requests':>8} {'req/s':>8} {'tok/s':>9} {'p50 ms':>7} "
               f"{'p99 ms':>7} {'errors':>6}")
+        rows = []
         for per_request, n in ((1, args.requests), (50, args.big_requests)):
             for n_clients in (int(c) for c in args.clients.split(",")):
-                r = asyncio.run(run(port, n_clients, n, per_request, sentences))
+                if n <= 0:
+                    continue
+                r = measured(port, server.pid, n_clients, n, per_request, sentences)
+                rows.append(r)
                 print(f"{r['clients']:>7} {r['sentences']:>8} {r['requests']:>8} {r['req_s']:>8,.0f} "
                       f"{r['tok_s']:>9,.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors']:>6}", flush=True)
+        print("\nwhere the time went, CPU ms a request (cores busy: server + client CPU seconds a second of wall time)")
+        print(f"{'clients':>7} {'sent/req':>8} {'server':>7} {'tagging':>8} {'event loop':>10} {'client':>7} "
+              f"{'cores busy':>10} {'req/batch':>9}")
+        for r in rows:
+            print(f"{r['clients']:>7} {r['sentences']:>8} {r['server_ms']:>7.3f} {r['tag_ms']:>8.3f} "
+                  f"{r['rest_ms']:>10.3f} {r['client_ms']:>7.3f} {r['busy']:>10.2f} {r['per_batch']:>9.1f}")
     finally:
         server.terminate()
         try:

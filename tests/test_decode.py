@@ -28,7 +28,12 @@ def path_score(scores, start, trans, end, path, at):
 
 def _kernels_always():
     """Within this context the kernels run for any input size (the numpy twins are off)."""
-    return mock.patch.object(decode_module, "SMALL", 0)
+    return mock.patch.object(decode_module, "small", lambda rows, *kernels: False)
+
+
+def _twins_always():
+    """Within this context the numpy twins run for any input size, loaded kernels or not."""
+    return mock.patch.object(decode_module, "small", lambda rows, *kernels: True)
 
 
 @settings(max_examples=20, deadline=None)
@@ -61,7 +66,8 @@ def test_crf_marginals_match_enumeration_on_both_paths(lengths, k, seed):
             for t, label in enumerate(p):
                 expected[at + t, label] += w
         at += m
-    np.testing.assert_allclose(crf_marginals(scores, lengths, start, trans, end), expected, atol=1e-9)
+    with _twins_always():
+        np.testing.assert_allclose(crf_marginals(scores, lengths, start, trans, end), expected, atol=1e-9)
     with _kernels_always():  # the compiled forward-backward
         np.testing.assert_allclose(crf_marginals(scores, lengths, start, trans, end), expected, atol=1e-9)
 
@@ -76,7 +82,8 @@ def test_viterbi_kernel_and_numpy_paths_agree(lengths, k, seed, ties):
     scores, start, trans, end = draw(n, k), draw(k), draw(k, k), draw(k)
     with _kernels_always():
         by_kernel = viterbi(scores, np.array(lengths), start, trans, end)
-    np.testing.assert_array_equal(by_kernel, viterbi(scores, np.array(lengths), start, trans, end))
+    with _twins_always():
+        np.testing.assert_array_equal(by_kernel, viterbi(scores, np.array(lengths), start, trans, end))
 
 
 @FAST
@@ -90,7 +97,8 @@ def test_marginals_kernel_and_numpy_twin_agree_on_random_chains(lengths, k, seed
     start, trans, end = rng.normal(size=k), rng.normal(size=(k, k)), rng.normal(size=k)
     with _kernels_always():
         by_kernel = crf_marginals(scores, np.array(lengths), start, trans, end)
-    by_numpy = crf_marginals(scores, np.array(lengths), start, trans, end)
+    with _twins_always():
+        by_numpy = crf_marginals(scores, np.array(lengths), start, trans, end)
     assert by_kernel.shape == by_numpy.shape == (n, k)
     np.testing.assert_allclose(by_kernel, by_numpy, atol=1e-9)
     np.testing.assert_allclose(by_numpy.sum(axis=1), 1.0, atol=1e-9)
@@ -101,8 +109,8 @@ def test_length_zero_and_one_chains_on_both_paths():
     k, lengths = 3, np.array([0, 1, 0, 2, 1, 0])
     scores = rng.normal(size=(4, k))
     start, trans, end = rng.normal(size=k), rng.normal(size=(k, k)), rng.normal(size=k)
-    for small in (0, decode_module.SMALL):
-        with mock.patch.object(decode_module, "SMALL", small):
+    for path in (_kernels_always, _twins_always):
+        with path():
             ids = viterbi(scores, lengths, start, trans, end)
             marginals = crf_marginals(scores, lengths, start, trans, end)
         for at in (0, 3):  # one-word chains: the best single label, and its softmax as the marginal
@@ -130,3 +138,19 @@ def test_tagging_one_sentence_does_not_import_numba(tiny_model):
             "t('Talvo Brenwick visited Velmora on Monday .'); print('numba' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_small_inputs_take_the_twins_until_the_kernel_is_loaded():
+    rng = np.random.default_rng(1)
+    k, lengths = 3, np.array([2, 3])
+    scores, start, trans, end = rng.normal(size=(5, k)), rng.normal(size=k), rng.normal(size=(k, k)), rng.normal(size=k)
+    twin = mock.Mock(wraps=decode_module._viterbi_numpy)
+    with mock.patch.object(decode_module, "_viterbi_numpy", twin):
+        with mock.patch.object(decode_module._viterbi, "_dispatcher", None):  # as in a new process
+            cold = viterbi(scores, lengths, start, trans, end)
+        assert twin.call_count == 1
+        viterbi(np.zeros((decode_module.SMALL, k)), np.array([decode_module.SMALL]), start, trans, end)  # loads it
+        assert decode_module._viterbi.loaded
+        warm = viterbi(scores, lengths, start, trans, end)
+        assert twin.call_count == 1  # the loaded kernel took the small input
+    np.testing.assert_array_equal(cold, warm)

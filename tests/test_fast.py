@@ -20,6 +20,15 @@ from tests.helpers import SENTENCE
 FAST = settings(deadline=None, max_examples=25)
 
 
+def both_paths(monkeypatch):
+    """Yield twice: with the numpy twins forced for small batches, then with the kernels forced (which one a
+    small batch takes otherwise depends on what this process has loaded; see `nerwin.decode.small`)."""
+    for twins in (True, False):
+        monkeypatch.setattr(forward_module, "small", lambda rows, *kernels, twins=twins: twins and rows < 512)
+        yield twins
+    monkeypatch.undo()
+
+
 def _windows(rng, n, w, vocab):
     return [rng.integers(0, v, size=(n, w)) for v in vocab]
 
@@ -88,27 +97,29 @@ def _stream_windows(rng, n, vocab=(5, 3, 2)):
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "hardtanh", "sigmoid"])
-def test_fast_forward_equals_the_graph_forward(activation):
+def test_fast_forward_equals_the_graph_forward(activation, monkeypatch):
     rng = np.random.default_rng(0)
     model = WindowModel([30, 7], [4, 2], 5, 16, 9, activation, 0.5, rng, input_dropout=0.3).eval()
     forward = Forward(model)
-    for n in (3, 700, 2500, 5):  # numpy path, by types, by types on row blocks in threads; buffers reused
-        windows = _windows(rng, n, 5, [30, 7])
-        with no_grad():
-            expected = model(windows).data
-        np.testing.assert_allclose(forward.windows(windows), expected, rtol=1e-5, atol=1e-6)
+    for _ in both_paths(monkeypatch):
+        for n in (3, 700, 2500, 5):  # numpy or kernels, by types, by types on row blocks in threads; buffers reused
+            windows = _windows(rng, n, 5, [30, 7])
+            with no_grad():
+                expected = model(windows).data
+            np.testing.assert_allclose(forward.windows(windows), expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("n", [3, 600, 2600])  # numpy path, by types on one thread, by types split over threads
-def test_scores_by_token_types_equal_the_graph_forward_with_many_repeated_tokens(n):
+@pytest.mark.parametrize("n", [3, 600, 2600])  # numpy or kernels, by types on one thread, by types split over threads
+def test_scores_by_token_types_equal_the_graph_forward_with_many_repeated_tokens(n, monkeypatch):
     rng = np.random.default_rng(n)
     model = WindowModel([40, 7, 9], [6, 2, 3], 5, 24, 9, "tanh", 0.5, rng, crf=True).eval()
     windows, slot_types, type_ids = _stream_windows(rng, n)
     with no_grad():
         expected = model(windows).data
     forward = Forward(model)
-    np.testing.assert_allclose(forward.windows(windows), expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(forward.by_types(slot_types, type_ids), expected, rtol=1e-5, atol=1e-5)
+    for _ in both_paths(monkeypatch):
+        np.testing.assert_allclose(forward.windows(windows), expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(forward.by_types(slot_types, type_ids), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("budget", [None, 3 * 4 * 5 * 24])  # room for many types, or for 3 rows of 5 x 24

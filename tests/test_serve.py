@@ -111,6 +111,18 @@ def test_health_and_info(client, tiny_tagger):
     assert about["limits"]["max_texts"] == LIMITS["max_texts"]
 
 
+def test_stats_count_what_the_batcher_tagged(tiny_tagger):
+    with TestClient(create_app(tiny_tagger)) as c:
+        before = c.get("/stats").json()
+        c.post("/tag", json={"text": SENTENCE})
+        c.post("/tag", json={"texts": texts(5)})
+        after = c.get("/stats").json()
+    assert after["requests"] - before["requests"] == 2
+    assert after["texts"] - before["texts"] == 6
+    assert after["batches"] - before["batches"] == 2  # one client, one request at a time
+    assert after["tag_seconds"] > before["tag_seconds"] and after["tag_cpu_seconds"] > before["tag_cpu_seconds"]
+
+
 @pytest.mark.reliability
 @pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
 def test_bad_input_in_process(client, case):
@@ -312,4 +324,18 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(tiny_model, tiny_tagger):
     finally:
         for sock in socks:
             sock.close()
+        s.stop()
+
+
+@pytest.mark.reliability
+def test_workers_serve_and_sigterm_exits_0(tiny_model, tiny_tagger):
+    s = Server(tiny_model, "--workers", "2")
+    try:
+        for text in texts(20):  # a new connection each, spread over the worker processes
+            assert httpx.post(s.url + "/tag", json={"text": text}, timeout=10).json() == expected(tiny_tagger, text)
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(30) == 0
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+    finally:
         s.stop()

@@ -71,6 +71,11 @@ class Kernel:
             self._dispatcher = _compile(self.py_func)
         return self._dispatcher
 
+    @property
+    def loaded(self) -> bool:
+        """Whether this process has the compiled code already (a call now pays no compile and no load)."""
+        return self._dispatcher is not None
+
     def __call__(self, *args):
         return (self._dispatcher or self.dispatcher)(*args)
 

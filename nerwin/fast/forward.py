@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from ..decode import SMALL
+from ..decode import small
 from ..features import Encoded
 from . import token_types
 from .threads import blas_on_one_thread, by_rows
@@ -163,7 +163,7 @@ class Forward:
         """The outputs for a batch of windows (one (n, w) id matrix per column); a view into a buffer."""
         ws = self._workspace()
         n = windows[0].shape[0]
-        if n < SMALL:  # a sentence or two: plain numpy (numba is never imported)
+        if small(n, *token_types.WINDOWS_KERNELS):  # a sentence or two, kernels not loaded: plain numpy, no numba import
             x = np.concatenate([t[idx].reshape(n, -1) for t, idx in zip(self.tables, windows)], axis=1)
             h = ws.buffer("h", (n, self.w1.shape[1]))
             np.matmul(x, self.w1, out=h)
@@ -179,7 +179,7 @@ class Forward:
         """`windows` for windows given by token types: slot_types (n, w) numbers a type per window slot,
         and type_ids[c][t] is type t's id in column c. With `type_keys` (a lasting name per type, or -1),
         the projections of types met again are kept between calls."""
-        if slot_types.shape[0] < SMALL:
+        if small(slot_types.shape[0], *token_types.TYPES_KERNELS):
             return self.windows([column[slot_types] for column in type_ids])
         ws = self._workspace()
         inv = ws.buffer("types", slot_types.shape, np.int32)

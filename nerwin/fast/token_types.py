@@ -144,3 +144,8 @@ def window_sum(inv: np.ndarray, projected: np.ndarray, bias: np.ndarray, out: np
     default window: 2 words each side) instead of one after another took ~30% less time on 8,192
     windows of a 7,000-type table. Both give the same floats (tested)."""
     (_window_sum_5 if inv.shape[1] == 5 else _window_sum)(inv, projected, bias, out)
+
+
+# what each path of `Forward` runs first; loaded together by any big batch (see `nerwin.decode.small`)
+WINDOWS_KERNELS = (_window_types, _type_rows)
+TYPES_KERNELS = (_renumber, _type_rows)
