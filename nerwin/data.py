@@ -11,7 +11,6 @@ Every problem raises NerwinError with one message, ``file:line: problem`` where 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 from dataclasses import dataclass
@@ -20,7 +19,14 @@ from pathlib import Path
 from nerwin.corpus import Corpus, Sentence
 from nerwin.errors import NerwinError
 from nerwin.readers.columns import read_conll
-from nerwin.readers.hub import HUB_DATA_DIR, HUB_DATASET, HUB_REVISION, convert_hub_corpus
+from nerwin.readers.hub import (  # datasets itself is imported only when a hub dataset is loaded
+    HUB_DATA_DIR,
+    HUB_DATASET,
+    HUB_REVISION,
+    convert_hub_corpus,
+    load_conll2003,
+    load_hub,
+)
 from nerwin.readers.lines import text_lines
 from nerwin.readers.spans import read_jsonl
 from nerwin.tags import parse_tag
@@ -186,8 +192,6 @@ def split_dev(sentences: list[Sentence], fraction: float, seed: int = 0) -> tupl
 
 def read_hub_split(spec: str, split: str, options: DataOptions | None = None) -> list[Sentence]:
     """One split ("train", "validation", "test"...) of a hub dataset by id, as `nerwin evaluate --hub` reads it."""
-    from nerwin.readers.hub import load_hub
-
     options = options or DataOptions()
     corpus = load_hub(spec, tokens_column=options.tokens_column, tags_column=options.tags_column,
                       scheme=options.scheme)
@@ -224,15 +228,11 @@ def load_corpus(source: str | Path | None = None, *, train_file: str | Path | No
         files = {"train": train_file, "validation": dev_file, "test": test_file}
         corpus = _read_splits({k: Path(v) for k, v in files.items() if v is not None}, options)
     elif hub is not None:
-        from nerwin.readers.hub import load_hub
-
         corpus = load_hub(hub, tokens_column=options.tokens_column, tags_column=options.tags_column,
                           scheme=options.scheme)
     elif os.environ.get(DATA_ENV):
         corpus = _read_splits(_folder_files(Path(os.environ[DATA_ENV]), dev_split), options)
     else:
-        from nerwin.readers.hub import load_conll2003
-
         corpus = load_conll2003()
     return _with_dev(corpus, dev_split, seed)
 

@@ -123,7 +123,7 @@ def convert_hub_corpus(hub: datasets.DatasetDict, name: str = HUB_DATASET, *, to
             elif tokens:
                 sentences.append(Sentence([str(t) for t in tokens], tags, doc, index, one_line=True))
         iob2, _ = to_iob2([s.tags for s in sentences], scheme, source=where,
-                          where=lambda s, t: f"{where} row {sentences[s].line}")
+                          where=lambda s, t, split=where, rows=sentences: f"{split} row {rows[s].line}")
         for sentence, tags in zip(sentences, iob2):
             sentence.tags = tags
         corpus[_SPLIT_RENAMES.get(split, split)] = sentences
