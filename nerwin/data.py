@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from nerwin.corpus import Corpus, Sentence
+from nerwin.sentences import Corpus, Sentence
 from nerwin.errors import NerwinError
 from nerwin.readers.columns import read_conll
 from nerwin.readers.hub import (  # datasets itself is imported only when a hub dataset is loaded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nerwin.corpus import Sentence
+from nerwin.sentences import Sentence
 from nerwin.errors import NerwinError
 from nerwin.readers.lines import shorten, text_lines
 from nerwin.schemes import split_tag, to_iob2

@@ -13,7 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from nerwin.corpus import Corpus, Sentence
+from nerwin.sentences import Corpus, Sentence
 from nerwin.errors import NerwinError
 from nerwin.schemes import to_iob2
 from nerwin.tags import TAGS_CONLL2003

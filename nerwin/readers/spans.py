@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nerwin.corpus import Sentence
+from nerwin.sentences import Sentence
 from nerwin.errors import NerwinError
 from nerwin.readers.lines import shorten, text_lines
 from nerwin.tokenize import Token, tokenize
