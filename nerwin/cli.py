@@ -56,15 +56,95 @@ class ReportFormat(str, Enum):
 MODEL_HELP = "Model folder (default: the model shipped with nerwin, or $NERWIN_MODEL)."
 
 
+# ---- how data is read: the same options for train and evaluate --------------------------------------
+
+class DataFormat(str, Enum):
+    auto = "auto"
+    conll = "conll"
+    jsonl = "jsonl"
+
+
+class Scheme(str, Enum):
+    auto = "auto"
+    iob1 = "iob1"
+    iob2 = "iob2"
+    ioe1 = "ioe1"
+    ioe2 = "ioe2"
+    iobes = "iobes"
+    bioes = "bioes"
+    bilou = "bilou"
+
+
+# Each a function, so that train and evaluate get options of their own with the same flags and help.
+def _data_format_option():
+    return typer.Option(DataFormat.auto, "--data-format", help="conll (a token a line, columns), jsonl (text "
+                        "and character spans a line) or auto (jsonl for .jsonl/.json files).")
+
+
+def _scheme_option():
+    return typer.Option(Scheme.auto, "--scheme", help="Tag scheme of column files and hub data: iob1, iob2, "
+                        "ioe1, ioe2, iobes (= bioes), bilou, or auto (detected). Read as IOB2; a named scheme "
+                        "is checked tag by tag.")
+
+
+def _token_column_option():
+    return typer.Option(1, "--token-column", help="Column of the token in column files (1 = first; "
+                        "negative counts from the end).")
+
+
+def _tag_column_option():
+    return typer.Option(None, "--tag-column", help="Column of the tag in column files (default: the last).")
+
+
+def _snap_option():
+    return typer.Option(False, "--snap", help="JSONL: widen a span that cuts a token to the token's "
+                        "boundaries instead of stopping with an error.")
+
+
+def _hub_option(what: str):
+    return typer.Option(None, "--hub", help=f"{what} a Hugging Face dataset by id, NAME or NAME:CONFIG "
+                        "(needs the network).")
+
+
+def _tokens_column_option():
+    return typer.Option("tokens", "--tokens-column", help="--hub: the dataset's column of token lists.")
+
+
+def _tags_column_option():
+    return typer.Option(None, "--tags-column", help="--hub: the dataset's column of tags, ClassLabel ids or "
+                        "strings (default: ner_tags, tags or ner).")
+
+
+def _data_options(data_format: DataFormat, scheme: Scheme, token_column: int, tag_column: int | None,
+                  snap: bool, tokens_column: str, tags_column: str | None):
+    from .data import DataOptions
+
+    return DataOptions(format=data_format.value, scheme=scheme.value, token_column=token_column,
+                       tag_column=tag_column, snap=snap, tokens_column=tokens_column, tags_column=tags_column)
+
+
 # ---- train -----------------------------------------------------------------------------------------
 
 @app.command("train")
 def train_cli(
     output: Path = typer.Argument(..., help="Folder to write the model to."),
-    data: Path | None = typer.Option(None, "--data", "-d", help="Folder of CoNLL files (train, valid/dev, "
-                                        "test). Default: $NERWIN_DATA, else CoNLL-2003 from the Hugging Face hub."),
-    train_file: Path | None = typer.Option(None, "--train-file", help="Training CoNLL file (with --dev-file)."),
-    dev_file: Path | None = typer.Option(None, "--dev-file", help="Dev CoNLL file for early stopping."),
+    data: Path | None = typer.Option(None, "--data", "-d", help="Folder of data files (train, valid/dev, "
+                                        "test; CoNLL or JSONL). Default: $NERWIN_DATA, else CoNLL-2003 from the "
+                                        "Hugging Face hub."),
+    train_file: Path | None = typer.Option(None, "--train-file", help="Training file, CoNLL or JSONL (with "
+                                           "--dev-file or --dev-split)."),
+    dev_file: Path | None = typer.Option(None, "--dev-file", help="Dev file for early stopping."),
+    hub: str | None = _hub_option("Train on"),
+    dev_split: float | None = typer.Option(None, "--dev-split", help="Without a dev file: set this fraction "
+                                           "of the training data apart as dev (whole documents where there are "
+                                           "several; the same for the same --seed)."),
+    data_format: DataFormat = _data_format_option(),
+    scheme: Scheme = _scheme_option(),
+    token_column: int = _token_column_option(),
+    tag_column: int | None = _tag_column_option(),
+    snap: bool = _snap_option(),
+    tokens_column: str = _tokens_column_option(),
+    tags_column: str | None = _tags_column_option(),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing model at OUTPUT."),
     epochs: int = typer.Option(_DEFAULT.epochs, "--epochs", "-e", help="Most epochs to train."),
     patience: int = typer.Option(_DEFAULT.patience, "--patience",
@@ -122,8 +202,11 @@ def train_cli(
                          weight_decay=weight_decay, batch_size=batch_size, epochs=epochs,
                          patience=patience, unk_rate=unk_rate, seed=seed, task="binary" if binary else "tags",
                          crf=crf, word_dropout=word_dropout, average=average)
+    options = _data_options(data_format, scheme, token_column, tag_column, snap, tokens_column, tags_column)
+
     def corpus():  # loaded by `train` once the options and OUTPUT are checked
-        return load_corpus(data, train_file=train_file, dev_file=dev_file)
+        return load_corpus(data, train_file=train_file, dev_file=dev_file, hub=hub, options=options,
+                           dev_split=dev_split, seed=seed)
 
     command = "nerwin " + " ".join(sys.argv[1:]) if sys.argv and "nerwin" in sys.argv[0] else None
     log_path = log or output.with_name(output.name + ".log.json")
@@ -190,20 +273,31 @@ def _epoch_line(e: dict) -> str:
 
 @app.command("evaluate")
 def evaluate_cli(
-    data: Path = typer.Argument(..., help="CoNLL file with gold tags."),
+    data: Path | None = typer.Argument(None, help="Gold data: a CoNLL (column) or JSONL file, read as "
+                                       "`nerwin train` reads it."),
     model: Path | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-F", help="text or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Also write the JSON report here."),
     errors: int = typer.Option(3, "--errors", "-e", help="Examples of each kind of mistake to show (0: none)."),
+    hub: str | None = _hub_option("Instead of DATA, score on"),
+    split: str = typer.Option("test", "--split", help="--hub: the split to score on."),
+    data_format: DataFormat = _data_format_option(),
+    scheme: Scheme = _scheme_option(),
+    token_column: int = _token_column_option(),
+    tag_column: int | None = _tag_column_option(),
+    snap: bool = _snap_option(),
+    tokens_column: str = _tokens_column_option(),
+    tags_column: str | None = _tags_column_option(),
 ):
-    """Score a model on a CoNLL file: strict IOB2 P/R/F1, conlleval's F1, per type, confusion, mistakes."""
+    """Score a model on gold data: strict IOB2 P/R/F1, conlleval's F1, per type, confusion, mistakes."""
     from .analysis import format_errors
     from .evaluation import evaluate
     from .metrics import format_report
 
     if errors < 0:
         raise NerwinError(f"--errors must be 0 or more, got {errors}")
-    report = evaluate(data, model, errors=errors)
+    options = _data_options(data_format, scheme, token_column, tag_column, snap, tokens_column, tags_column)
+    report = evaluate(data, model, errors=errors, options=options, hub=hub, split=split)
     if output is not None:
         from .serialize import write_json_atomic
         write_json_atomic(output, report)

@@ -1,154 +1,124 @@
-"""Read NER data: CoNLL files from a folder, or CoNLL-2003 from the Hugging Face hub, always as IOB2.
+"""Read NER data from any source nerwin takes, always as IOB2 Sentences: the one entry train and evaluate use.
 
 Every source gives one shape, a `Corpus`: {"train", "validation", maybe "test"} -> list of `Sentence`.
-`load_corpus` picks the source: a folder, named files, the folder named by ``NERWIN_DATA``, the hub
-(pinned id and revision). Every problem raises NerwinError with one message, ``file:line: problem``
-where a line is to blame.
+`load_corpus` picks the source: a folder, named files, a hub dataset by id, the folder named by
+``NERWIN_DATA``, CoNLL-2003 from the hub (pinned id and revision). Files are column files (CoNLL and
+its cousins, tags in any scheme) or JSONL of text and character spans, as `DataOptions` say; the readers
+live in `nerwin.readers`. Without a dev file, ``dev_split`` sets a fraction of the training data apart.
+Every problem raises NerwinError with one message, ``file:line: problem`` where a line is to blame.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import socket
-import threading
-from collections.abc import Iterator
+import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from nerwin.sentences import Corpus, Sentence
 from nerwin.errors import NerwinError
-from nerwin.tags import TAGS_CONLL2003, iob1_to_iob2, is_iob1, parse_tag
-
-if TYPE_CHECKING:
-    import datasets
+from nerwin.readers.columns import read_conll
+from nerwin.readers.hub import (  # datasets itself is imported only when a hub dataset is loaded
+    HUB_DATA_DIR,
+    HUB_DATASET,
+    HUB_REVISION,
+    convert_hub_corpus,
+    load_conll2003,
+    load_hub,
+)
+from nerwin.readers.lines import text_lines
+from nerwin.readers.spans import read_jsonl
+from nerwin.tags import parse_tag
 
 __all__ = [
     "DATA_ENV",
+    "FORMATS",
     "HUB_DATASET",
     "HUB_DATA_DIR",
     "HUB_REVISION",
     "SPLIT_NAMES",
     "Corpus",
+    "DataOptions",
     "Sentence",
     "convert_hub_corpus",
     "find_split_files",
     "load_corpus",
     "load_files",
     "read_conll",
+    "read_data",
+    "read_hub_split",
+    "split_dev",
 ]
 
 DATA_ENV = "NERWIN_DATA"
-# CoNLL-2003 without a loading script: the hub's automatic parquet export of eriktks/conll2003
-# (``datasets`` 4+ refuses the script in the main branch). Its ``ner_tags`` are ClassLabel ints.
-HUB_DATASET = "eriktks/conll2003"
-HUB_REVISION = "refs/convert/parquet"
-HUB_DATA_DIR = "conll2003"  # the export's config folder: conll2003/{train,validation,test}/*.parquet
-PROBE_TIMEOUT = 3.0  # seconds to reach the hub before giving up
+FORMATS = ("auto", "conll", "jsonl")
+_JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
-# Accepted file names per split, in order of preference; each also with .txt or .conll appended.
+# Accepted file names per split, in order of preference; each also with a suffix of _SUFFIXES appended.
 SPLIT_NAMES: dict[str, tuple[str, ...]] = {
     "train": ("train", "eng.train"),
     "validation": ("valid", "dev", "validation", "testa", "eng.testa"),
     "test": ("test", "testb", "eng.testb"),
 }
-_SUFFIXES = ("", ".txt", ".conll")
-_LOCAL_HINT = f"use local CoNLL files instead: --data FOLDER or {DATA_ENV}=FOLDER"
+_SUFFIXES = ("", ".txt", ".conll", ".tsv", ".jsonl")
 
 
-@dataclass
-class Sentence:
-    """One sentence: tokens, their IOB2 tags, its document index and its first line in the file."""
+@dataclass(frozen=True)
+class DataOptions:
+    """How to read data, the same for `nerwin train` and `nerwin evaluate` (each field is a CLI option).
 
-    tokens: list[str]
-    tags: list[str]
-    doc: int = 0
-    line: int = 0
+    format: "conll" (column files), "jsonl" (text and character spans) or "auto" (JSONL for .jsonl,
+    .ndjson and .json files or a first line that is a JSON object, else columns). scheme: the tag scheme
+    of column files and hub datasets ("auto": detected). token_column, tag_column: 1-based column numbers
+    (negative: from the end; tag_column None: the last). snap: widen JSONL spans that cut tokens to the
+    tokens' boundaries instead of refusing them. tokens_column, tags_column: a hub dataset's column names
+    (tags_column None: the first of ner_tags, tags, ner)."""
+
+    format: str = "auto"
+    scheme: str = "auto"
+    token_column: int = 1
+    tag_column: int | None = None
+    snap: bool = False
+    tokens_column: str = "tokens"
+    tags_column: str | None = None
 
 
-Corpus = dict[str, list[Sentence]]  # "train", "validation" and maybe "test": what every source gives
-
-
-def _shorten(text: str, limit: int = 40) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")
-
-
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield (line number, text) of a UTF-8 file, without line ends or a leading BOM."""
+def _format_of(path: Path, options: DataOptions) -> str:
+    if options.format not in FORMATS:
+        raise NerwinError(f"unknown data format {options.format!r}: expected one of {', '.join(FORMATS)}")
+    if options.format != "auto":
+        return options.format
+    if path.suffix.lower() in _JSONL_SUFFIXES:
+        return "jsonl"
     try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise NerwinError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise NerwinError(f"{path}: is a folder, expected a CoNLL file") from None
-    except OSError as exc:
-        raise NerwinError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise NerwinError(
-                    f"{path}:{number}: not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
-                    "save the file as UTF-8"
-                ) from None
-            if number == 1:
-                text = text.removeprefix("\ufeff")
-            yield number, text.rstrip("\r\n")
+        first = next((text for _, text in text_lines(path) if text.strip()), "")
+    except NerwinError:  # missing, unreadable or not UTF-8: the column reader says so
+        return "conll"
+    try:
+        return "jsonl" if isinstance(json.loads(first), dict) else "conll"
+    except json.JSONDecodeError:
+        return "conll"
 
 
-def read_conll(path: str | Path) -> list[Sentence]:
-    """Read a CoNLL file: token in the first column, tag in the last, blank lines between sentences.
-
-    Columns may be separated by spaces or tabs; ``-DOCSTART-`` lines separate documents; CRLF and a BOM are
-    fine. IOB1 files (as CoNLL-2003 was first published) are detected and converted to IOB2.
-    """
-    path = Path(path)
-    sentences: list[Sentence] = []
-    tokens: list[str] = []
-    tags: list[str] = []
-    doc, first_line = 0, 0
-
-    def close() -> None:
-        nonlocal tokens, tags
-        if tokens:
-            sentences.append(Sentence(tokens, tags, doc, first_line))
-            tokens, tags = [], []
-
-    for number, text in _lines(path):
-        columns = text.split()
-        if not columns:
-            close()
-            continue
-        if columns[0] == "-DOCSTART-":
-            close()
-            if sentences and sentences[-1].doc == doc:
-                doc += 1
-            continue
-        if len(columns) < 2:
-            raise NerwinError(f"{path}:{number}: expected 'token ... tag', got {_shorten(text)}")
-        try:
-            parse_tag(columns[-1])
-        except NerwinError as exc:
-            raise NerwinError(f"{path}:{number}: {exc}") from None
-        if not tokens:
-            first_line = number
-        tokens.append(columns[0])
-        tags.append(columns[-1])
-    close()
-    if not sentences:
-        raise NerwinError(f"{path}: no sentences")
-    if is_iob1(s.tags for s in sentences):
-        for sentence in sentences:
-            sentence.tags = iob1_to_iob2(sentence.tags)
-    return sentences
+def read_data(path: str | Path, options: DataOptions | None = None) -> list[Sentence]:
+    """The IOB2 Sentences of one data file, column file or JSONL, as `options` say."""
+    path, options = Path(path), options or DataOptions()
+    if _format_of(path, options) == "jsonl":
+        if options.scheme != "auto" or options.token_column != 1 or options.tag_column is not None:
+            raise NerwinError(f"{path}: JSONL spans have no columns or tag scheme; --scheme, --token-column "
+                              "and --tag-column are for column files")
+        return read_jsonl(path, snap=options.snap)
+    return read_conll(path, token_column=options.token_column, tag_column=options.tag_column,
+                      scheme=options.scheme)
 
 
 def find_split_files(folder: str | Path) -> dict[str, Path]:
     """Map 'train', 'validation' and 'test' to the files of a folder that hold them (those found).
 
     Accepted names: train / eng.train; valid, dev, validation, testa / eng.testa; test, testb / eng.testb;
-    each optionally ending in .txt or .conll (case does not matter). A missing train file is an error.
+    each optionally ending in .txt, .conll, .tsv or .jsonl (case does not matter). A missing train file
+    is an error.
     """
     folder = Path(folder)
     if not folder.exists():
@@ -168,25 +138,26 @@ def find_split_files(folder: str | Path) -> dict[str, Path]:
     if "train" not in found:
         raise NerwinError(
             f"{folder}: no training file; expected one of {', '.join(SPLIT_NAMES['train'])} "
-            "(optionally ending in .txt or .conll), beside valid.txt/dev.txt/eng.testa and test.txt/eng.testb"
+            "(optionally ending in .txt, .conll, .tsv or .jsonl), beside valid.txt/dev.txt/eng.testa and "
+            "test.txt/eng.testb"
         )
     return found
 
 
-def _folder_files(folder: Path) -> dict[str, Path]:
+def _folder_files(folder: Path, dev_split: float | None) -> dict[str, Path]:
     files = find_split_files(folder)
-    if "validation" not in files:
+    if "validation" not in files and dev_split is None:
         raise NerwinError(
             f"{folder}: no validation file; expected one of {', '.join(SPLIT_NAMES['validation'])} "
-            "(optionally ending in .txt or .conll)"
+            "(optionally ending in .txt, .conll, .tsv or .jsonl), or set part of train apart with --dev-split"
         )
     return files
 
 
-def _read_splits(files: dict[str, Path]) -> Corpus:
-    """Read the CoNLL file of each split. A validation or test tag whose entity type never occurs in the
+def _read_splits(files: dict[str, Path], options: DataOptions) -> Corpus:
+    """Read the file of each split. A validation or test tag whose entity type never occurs in the
     training file is an error naming its file and line (the model could never predict it)."""
-    splits = {split: read_conll(path) for split, path in files.items()}
+    splits = {split: read_data(path, options) for split, path in files.items()}
     seen = {None} | {parse_tag(t)[1] for s in splits["train"] for t in s.tags}  # None: the type of O
     for split, sentences in splits.items():
         if split == "train":
@@ -194,135 +165,91 @@ def _read_splits(files: dict[str, Path]) -> Corpus:
         for sentence in sentences:
             for i, tag in enumerate(sentence.tags):
                 if parse_tag(tag)[1] not in seen:
-                    raise NerwinError(f"{files[split]}:{sentence.line + i}: tag {tag!r} never occurs in the "
-                                      f"training file {files['train']}")
+                    raise NerwinError(f"{files[split]}:{sentence.token_line(i)}: tag {tag!r} never occurs in "
+                                      f"the training file {files['train']}")
     return splits
 
 
-def _env_true(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+def split_dev(sentences: list[Sentence], fraction: float, seed: int = 0) -> tuple[list[Sentence], list[Sentence]]:
+    """(train, dev): a `fraction` of the sentences set apart as dev, the same for the same seed.
+
+    Whole documents go to dev where the data has several (``-DOCSTART-`` lines, JSONL records), so that
+    no document is split between train and dev; else sentences. At least one unit goes each way; both
+    keep the order of the file."""
+    if not 0.0 < fraction < 1.0:
+        raise NerwinError(f"--dev-split must be a fraction between 0 and 1, got {fraction}")
+    docs = sorted({s.doc for s in sentences})
+    by_doc = len(docs) > 1
+    units = docs if by_doc else list(range(len(sentences)))
+    if len(units) < 2:
+        raise NerwinError("cannot set a dev part apart: the training data has a single sentence")
+    count = min(max(1, round(fraction * len(units))), len(units) - 1)
+    chosen = set(random.Random(seed).sample(units, count))
+    dev = [s for i, s in enumerate(sentences) if (s.doc if by_doc else i) in chosen]
+    train = [s for i, s in enumerate(sentences) if (s.doc if by_doc else i) not in chosen]
+    return train, dev
 
 
-def _probe_hub(timeout: float = PROBE_TIMEOUT) -> None:
-    """Fail fast when the hub endpoint (``HF_ENDPOINT`` or huggingface.co) cannot be reached."""
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    parts = urlsplit(endpoint)
-    host = parts.hostname or ""
-    try:
-        port = parts.port or (80 if parts.scheme == "http" else 443)
-    except ValueError:
-        port = 443
-    result: list[BaseException | None] = []
-
-    def connect() -> None:  # in a thread, so that a hanging DNS lookup cannot outlast the timeout
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            result.append(None)
-        except OSError as exc:
-            result.append(exc)
-
-    worker = threading.Thread(target=connect, daemon=True)
-    worker.start()
-    worker.join(timeout + 0.5)
-    problem = result[0] if result else TimeoutError(f"no answer in {timeout:g} s")
-    if problem is not None:
-        raise NerwinError(f"cannot reach the Hugging Face hub at {endpoint} ({problem}); {_LOCAL_HINT}")
-
-
-def _tag_names(dataset: datasets.Dataset, column: str) -> list[str] | None:
-    """The tag names of a ClassLabel column (None if the column holds strings)."""
-    feature = getattr(dataset.features[column], "feature", None)
-    names = getattr(feature, "names", None)
-    if names:
-        return list(names)
-    dtype = getattr(feature, "dtype", "")
-    if dtype == "string":
-        return None
-    return list(TAGS_CONLL2003)  # plain integers without names: the hub's CoNLL-2003 order
-
-
-def convert_hub_corpus(hub: datasets.DatasetDict, name: str = HUB_DATASET) -> Corpus:
-    """Turn a hub CoNLL dataset (``tokens`` and ``ner_tags`` ClassLabel ints) into Sentences.
-
-    Tag ints become names through the dataset's own features; tags are checked and IOB1 becomes IOB2.
-    Split names ``valid``/``dev`` become ``validation``. A ``-DOCSTART-`` row separates documents, as
-    the line does in a CoNLL file; a Sentence's ``line`` is its row in the split.
-    """
-    renames = {"valid": "validation", "dev": "validation"}
-    corpus: Corpus = {}
-    for split, dataset in hub.items():
-        column = next((c for c in ("ner_tags", "tags", "ner") if c in dataset.column_names), None)
-        if "tokens" not in dataset.column_names or column is None:
-            raise NerwinError(
-                f"{name} [{split}]: expected columns 'tokens' and 'ner_tags', got {dataset.column_names}"
-            )
-        names = _tag_names(dataset, column)
-        sentences: list[Sentence] = []
-        doc = 0
-        for index, (tokens, values) in enumerate(zip(dataset["tokens"], dataset[column])):
-            try:
-                tags = [names[v] for v in values] if names is not None else list(values)
-                for tag in tags:
-                    parse_tag(tag)
-            except (IndexError, TypeError) as exc:
-                raise NerwinError(f"{name} [{split}] row {index}: bad tag value ({exc})") from None
-            except NerwinError as exc:
-                raise NerwinError(f"{name} [{split}] row {index}: {exc}") from None
-            if len(tags) != len(tokens):
-                raise NerwinError(f"{name} [{split}] row {index}: {len(tokens)} tokens but {len(tags)} tags")
-            if tokens and tokens[0] == "-DOCSTART-":
-                if sentences and sentences[-1].doc == doc:
-                    doc += 1
-            elif tokens:
-                sentences.append(Sentence(list(tokens), tags, doc, index))
-        if is_iob1(s.tags for s in sentences):
-            for sentence in sentences:
-                sentence.tags = iob1_to_iob2(sentence.tags)
-        corpus[renames.get(split, split)] = sentences
-    if "train" not in corpus or "validation" not in corpus:
-        raise NerwinError(f"{name}: expected splits train and validation, got {sorted(corpus)}")
-    return corpus
-
-
-def _load_hub() -> Corpus:
-    """CoNLL-2003 from the hub (pinned id and revision), failing within seconds when it is out of reach."""
-    offline = _env_true("HF_HUB_OFFLINE") or _env_true("HF_DATASETS_OFFLINE")
-    if not offline:
-        _probe_hub()
-    import datasets  # only here: its import alone costs ~185 MB
-
-    where = f"{HUB_DATASET} (revision {HUB_REVISION})"
-    try:
-        hub: Any = datasets.load_dataset(HUB_DATASET, revision=HUB_REVISION, data_dir=HUB_DATA_DIR)
-    except Exception as exc:  # noqa: BLE001 - the hub's many connection, cache and format errors
-        mode = "offline mode (HF_HUB_OFFLINE=1) and it is not in the cache" if offline else "load failed"
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise NerwinError(
-            f"cannot load {where}: {mode} ({type(exc).__name__}: {first}); {_LOCAL_HINT}"
-        ) from None
-    return convert_hub_corpus(hub)
+def read_hub_split(spec: str, split: str, options: DataOptions | None = None) -> list[Sentence]:
+    """One split ("train", "validation", "test"...) of a hub dataset by id, as `nerwin evaluate --hub` reads it."""
+    options = options or DataOptions()
+    corpus = load_hub(spec, tokens_column=options.tokens_column, tags_column=options.tags_column,
+                      scheme=options.scheme)
+    if split not in corpus:
+        raise NerwinError(f"{spec}: no split {split!r} (it has {', '.join(sorted(corpus))})")
+    return corpus[split]
 
 
 def load_corpus(source: str | Path | None = None, *, train_file: str | Path | None = None,
-                dev_file: str | Path | None = None) -> Corpus:
+                dev_file: str | Path | None = None, test_file: str | Path | None = None,
+                hub: str | None = None, options: DataOptions | None = None, dev_split: float | None = None,
+                seed: int = 0) -> Corpus:
     """Splits ``train``, ``validation`` and (if there is one) ``test``, as lists of IOB2 Sentences.
 
-    From, in order: the folder ``source`` (CoNLL files, see `find_split_files`); the files ``train_file``
-    and ``dev_file`` (given together); the folder named by ``NERWIN_DATA``; CoNLL-2003 from the Hugging
-    Face hub (pinned ``HUB_DATASET`` at ``HUB_REVISION``).
+    From, in order: the folder ``source`` (see `find_split_files`); the files ``train_file``,
+    ``dev_file`` and ``test_file``; the hub dataset ``hub`` (``NAME`` or ``NAME:CONFIG``); the folder
+    named by ``NERWIN_DATA``; CoNLL-2003 from the Hugging Face hub (pinned ``HUB_DATASET`` at
+    ``HUB_REVISION``). Files are read as `options` say. Without a dev file or split, ``dev_split`` sets
+    that fraction of the training data apart (by document where there are several; the same for the
+    same ``seed``); with one, it is an error.
     """
-    if (train_file is None) != (dev_file is None):
-        raise NerwinError("a training file and a dev file go together (--train-file and --dev-file)")
+    options = options or DataOptions()
+    if dev_file is not None and train_file is None:
+        raise NerwinError("a dev file goes with a training file (--train-file with --dev-file)")
+    if train_file is not None and dev_file is None and dev_split is None:
+        raise NerwinError("a training file goes with a dev file (--train-file and --dev-file), "
+                          "or with --dev-split FRACTION to set part of it apart")
+    if hub is None and (options.tokens_column != "tokens" or options.tags_column is not None):
+        raise NerwinError("--tokens-column and --tags-column name the columns of a hub dataset (--hub); "
+                          "for column files, give column numbers with --token-column and --tag-column")
     if source is not None:
-        return _read_splits(_folder_files(Path(source)))
-    if train_file is not None and dev_file is not None:
-        return load_files(train_file, dev_file)
-    if os.environ.get(DATA_ENV):
-        return _read_splits(_folder_files(Path(os.environ[DATA_ENV])))
-    return _load_hub()
+        corpus = _read_splits(_folder_files(Path(source), dev_split), options)
+    elif train_file is not None:
+        files = {"train": train_file, "validation": dev_file, "test": test_file}
+        corpus = _read_splits({k: Path(v) for k, v in files.items() if v is not None}, options)
+    elif hub is not None:
+        corpus = load_hub(hub, tokens_column=options.tokens_column, tags_column=options.tags_column,
+                          scheme=options.scheme)
+    elif os.environ.get(DATA_ENV):
+        corpus = _read_splits(_folder_files(Path(os.environ[DATA_ENV]), dev_split), options)
+    else:
+        corpus = load_conll2003()
+    return _with_dev(corpus, dev_split, seed)
 
 
-def load_files(train: str | Path, validation: str | Path, test: str | Path | None = None) -> Corpus:
-    """The corpus of CoNLL files named one by one (what `load_corpus` returns)."""
-    files = {"train": train, "validation": validation, **({"test": test} if test is not None else {})}
-    return _read_splits({split: Path(path) for split, path in files.items()})
+def _with_dev(corpus: Corpus, dev_split: float | None, seed: int) -> Corpus:
+    if dev_split is None:
+        if "validation" not in corpus:
+            raise NerwinError(f"the data has no dev split (it has {', '.join(sorted(corpus))}); "
+                              "set part of train apart with --dev-split FRACTION")
+        return corpus
+    if "validation" in corpus:
+        raise NerwinError("--dev-split is for data without a dev file, and this data has one")
+    corpus["train"], corpus["validation"] = split_dev(corpus["train"], dev_split, seed)
+    return corpus
+
+
+def load_files(train: str | Path, validation: str | Path, test: str | Path | None = None,
+               options: DataOptions | None = None) -> Corpus:
+    """The corpus of files named one by one (what `load_corpus` returns)."""
+    return load_corpus(train_file=train, dev_file=validation, test_file=test, options=options)

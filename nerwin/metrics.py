@@ -99,6 +99,7 @@ def score(gold: Tags, pred: Tags) -> dict[str, Any]:
 def format_report(report: dict[str, Any]) -> str:
     """Plain-text report: scheme and mode, overall P/R/F with the conlleval F beside it, a per-type table."""
     c = report["conlleval"]
+    width = max([len(kind) for kind in report["per_type"]] + [8]) + 2  # long label names stay aligned
     lines = [
         (
             f"Entity scores: scheme {report['scheme']}, mode {report['mode']} "
@@ -111,11 +112,11 @@ def format_report(report: dict[str, Any]) -> str:
         ),
         f"token accuracy {report['token_accuracy']:6.2f}",
         "",
-        f"{'type':<10}{'precision':>10}{'recall':>10}{'F1':>10}{'support':>10}",
+        f"{'type':<{width}}{'precision':>10}{'recall':>10}{'F1':>10}{'support':>10}",
     ]
     for kind, row in report["per_type"].items():
         lines.append(
-            f"{kind:<10}{row['precision']:>10.2f}{row['recall']:>10.2f}{row['f1']:>10.2f}{row['support']:>10d}"
+            f"{kind:<{width}}{row['precision']:>10.2f}{row['recall']:>10.2f}{row['f1']:>10.2f}{row['support']:>10d}"
         )
     if not report["per_type"]:
         lines.append("(no entities in gold or predictions)")

@@ -2,8 +2,9 @@
 
 CoNLL-2003 as first published is IOB1 (an entity starts with ``I-`` unless it directly follows an entity of
 the same type, which then starts with ``B-``). nerwin works in IOB2 (every entity starts with ``B-``).
-Only ``O``, ``B-TYPE`` and ``I-TYPE`` are accepted: other schemes (``E-``, ``S-``, ``L-``, ``U-``)
-are not IOB.
+Only ``O``, ``B-TYPE`` and ``I-TYPE`` are accepted here, TYPE any non-empty string without whitespace
+(``B-creative-work``, ``I-Ort.Stadt``): the first ``-`` ends the prefix, the rest is the type. Files in
+other schemes (IOE, IOBES, BILOU) become IOB2 on load, in `nerwin.schemes`.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ __all__ = [
 # The label order of the CoNLL-2003 ClassLabel on the Hugging Face hub.
 TAGS_CONLL2003 = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 
-_TAG = re.compile(r"([BI])-([A-Za-z0-9_]+)")
+_TAG = re.compile(r"([BI])-(\S+)")
 
 
 def parse_tag(tag: str) -> tuple[str, str | None]:
     """Split a tag into (prefix, type): ``'O' -> ('O', None)``, ``'B-PER' -> ('B', 'PER')``.
 
-    Raises NerwinError for anything else (``B_PER``, ``X-LOC``, ``B-``, ``S-PER``, spaces...).
+    TYPE is everything after the first ``-`` (``'B-creative-work' -> ('B', 'creative-work')``). Raises
+    NerwinError for anything else (``B_PER``, ``X-LOC``, ``B-``, ``S-PER``, whitespace...).
     """
     if tag == "O":
         return "O", None
@@ -41,7 +43,7 @@ def parse_tag(tag: str) -> tuple[str, str | None]:
         shown = tag if isinstance(tag, str) and len(tag) <= 40 else f"{str(tag)[:40]}..."
         raise NerwinError(
             f"bad tag {shown!r}: expected O, B-TYPE or I-TYPE (IOB tags as in CoNLL; "
-            "TYPE made of letters, digits or _)"
+            "TYPE any text without whitespace)"
         )
     return match.group(1), match.group(2)
 
