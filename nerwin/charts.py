@@ -143,7 +143,7 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: s
 
 
 def interval_bars(bars: Sequence[Bar], *, title: str, x_label: str, y_label: str, diagonal: bool = False,
-                  width: int = 480, height: int = 300) -> str:
+                  width: int = 420, height: int = 300) -> str:
     """Bars over intervals of an x axis from 0 to 1 (y from 0 to 1), each with its note above it; with
     `diagonal`, the line y = x (where a reliability diagram's bars would be if scores were calibrated)."""
     ticks = [round(0.2 * i, 1) for i in range(6)]

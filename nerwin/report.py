@@ -21,7 +21,10 @@ from .views import document, entities_html, legend
 __all__ = ["report_page"]
 
 _STYLE = """
-h2 { font-size: 1.05em; margin-top: 2em; }
+h2 { font-size: 1.05em; margin: 1.5em 0 .5em; }
+.row { display: flex; flex-wrap: wrap; gap: 0 3em; align-items: flex-start; }
+.row p { max-width: 28em; }
+figure { margin: 0; }
 table { border-collapse: collapse; font-size: .9em; line-height: 1.5; }
 th, td { padding: .1em .7em; text-align: right; border-bottom: 1px solid #eee; }
 th:first-child, td:first-child { text-align: left; }
@@ -62,8 +65,9 @@ def _scores(report: dict) -> list[str]:
     per_type = _table(["type", "precision", "recall", "F1", "support"],
                       [[escape(k), f"{r['precision']:.2f}", f"{r['recall']:.2f}", f"{r['f1']:.2f}",
                         f"{r['support']:,}"] for k, r in report["per_type"].items()])
-    return ["<h2>Scores</h2>", summary, overall, f"<p>token accuracy {report['token_accuracy']:.2f}</p>",
-            "<h2>Per type</h2>", per_type]
+    return [summary, '<div class="row"><div><h2>Scores</h2>', overall,
+            f"<p>token accuracy {report['token_accuracy']:.2f}</p></div>",
+            "<div><h2>Per type</h2>", per_type, "</div></div>"]
 
 
 def _confusion(errors: dict) -> list[str]:
@@ -78,11 +82,11 @@ def _confusion(errors: dict) -> list[str]:
             cells.append("<td></td>" if row == SPURIOUS and c == MISSED else f'<td class="{css}">{n:,}</td>')
         rows.append(cells)
     kinds = "".join(f"<li>{escape(k)}: {n:,}</li>" for k, n in errors["kinds"].items())
-    return ["<h2>Confusion of entity types</h2>",
-            "<p>Rows: gold type (and predicted entities with no gold one of their span, \"spurious\"); columns: "
-            "the type predicted for the same span (or none, \"missed\").</p>",
+    return ['<div class="row"><div><h2>Confusion of entity types</h2>',
             _table(["gold \\ predicted", *map(escape, columns)], rows),
-            "<h2>Mistakes by kind</h2>", f"<ul class=\"kinds\">{kinds}</ul>"]
+            "<p>Rows: the gold type (or \"spurious\": predicted with no gold entity of that span); columns: the "
+            "type predicted for the same span (or \"missed\").</p></div>",
+            "<div><h2>Mistakes by kind</h2>", f"<ul class=\"kinds\">{kinds}</ul></div></div>"]
 
 
 def _calibration(calibration: dict) -> list[str]:
@@ -95,11 +99,11 @@ def _calibration(calibration: dict) -> list[str]:
     return ["<h2>Reliability of the entity scores</h2>",
             f"<p>Expected calibration error <b class=\"ece\">{calibration['ece']:.3f}</b> over "
             f"{calibration['entities']:,} predicted entities: the mean gap between a bin's precision and its "
-            "mean score, weighted by its entities (0 is perfect). Bars: precision per bin, with the number of "
-            "entities above each; dashed: where calibrated scores would be. Read the precision to expect "
-            "above a <code>--min-score</code> off the bars to its right.</p>",
-            f"<figure>{chart}</figure>",
-            _table(["score", "entities", "precision", "mean score"], rows)]
+            "mean score, weighted by its entities (0 is perfect). Bars: precision per bin, the number of "
+            "entities above each; dashed: where calibrated scores would be. The bars right of a "
+            "<code>--min-score</code> give the precision to expect above it.</p>",
+            f'<div class="row"><figure>{chart}</figure>',
+            _table(["score", "entities", "precision", "mean score"], rows), "</div>"]
 
 
 def _sentences(pred: Predictions) -> list[str]:
@@ -123,7 +127,7 @@ def _sentences(pred: Predictions) -> list[str]:
 def report_page(pred: Predictions, report: dict) -> str:
     """The whole page for `pred` and its report (`Predictions.report`)."""
     labels = {k for seq in pred.gold + pred.pred for _, _, k in spans(seq)}
-    head = f"<p>model <code>{escape(pred.model)}</code> on <code>{escape(pred.data)}</code></p>"
+    head = f"<p>Model <code>{escape(pred.model)}</code> on <code>{escape(pred.data)}</code>.</p>"
     body = [head, *_scores(report), *_confusion(report["errors"]), *_calibration(report["calibration"]),
             legend(labels), *_sentences(pred)]
     return document("nerwin: evaluation", body, _STYLE)

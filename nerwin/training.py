@@ -29,7 +29,7 @@ from . import __version__, binary
 from .autodiff import functions as F
 from .autodiff import optim
 from .autodiff.tensor import Tensor, no_grad
-from .crf import crf_nll
+from .crf import crf_nll, crf_nll_value
 from .data import Corpus
 from .decode import allowed_transitions
 from .errors import NerwinError
@@ -295,9 +295,17 @@ def score_dev(data: TrainingData, model: WindowModel, config: TrainConfig) -> De
     tagger = Tagger(data.featurizer, model, data.tags, {"task": config.task})
     raw = tagger.outputs(data.dev)
     pred = tagger.tag_encoded(data.dev, raw)
+    return DevScores(strict_f1(data.dev_gold, pred), strict_f1_by_type(data.dev_gold, pred),
+                     _dev_loss(tagger.model, raw, data, config))
+
+
+def _dev_loss(model: WindowModel, raw: np.ndarray, data: TrainingData, config: TrainConfig) -> float:
+    """`_loss` of the network's outputs `raw` on dev, with no graph (a CRF's without its gradients)."""
+    if config.crf and config.task != "binary":
+        return crf_nll_value(raw, model.start.data + data.start, model.transitions.data + data.trans,
+                             model.end.data, data.dev.lengths, data.dev_targets)
     with no_grad():
-        loss = _loss(tagger.model, Tensor(raw), data.dev_targets, data.dev.lengths, data, config).item()
-    return DevScores(strict_f1(data.dev_gold, pred), strict_f1_by_type(data.dev_gold, pred), loss)
+        return _loss(model, Tensor(raw), data.dev_targets, data.dev.lengths, data, config).item()
 
 
 # ---- checkpoints -----------------------------------------------------------------------------------

@@ -109,3 +109,14 @@ def test_plot_of_a_bad_log_is_one_clear_error(tmp_path, content, message):
     result = runner.invoke(app, ["plot", str(log)])
     assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.curves.svg").exists()
+
+
+def test_the_crf_loss_without_gradients_is_the_crf_loss():
+    from nerwin.crf import crf_nll, crf_nll_value
+
+    rng = np.random.default_rng(0)
+    lengths = np.array([3, 1, 5])
+    scores, targets = rng.normal(size=(9, 4)), rng.integers(0, 4, size=9)
+    start, trans, end = rng.normal(size=4), rng.normal(size=(4, 4)), rng.normal(size=4)
+    assert crf_nll_value(scores, start, trans, end, lengths, targets) == pytest.approx(
+        crf_nll(scores, start, trans, end, lengths, targets).item())
