@@ -137,6 +137,12 @@ def test_the_report_has_the_scores_the_confusion_and_a_reliability_chart_with_th
     assert again.exit_code == 1 and "--force" in again.stderr  # never silently overwritten
     forced, _, _ = report_file(tmp_path, tiny_model, "--force")
     assert forced.exit_code == 0 and out.read_text(encoding="utf-8") == markup
+    scores = tmp_path / "scores.json"  # the JSON report is kept the same way
+    scores.write_text("mine")
+    kept = runner.invoke(app, ["evaluate", str(data), "-m", str(tiny_model), "-o", str(scores)])
+    assert kept.exit_code == 1 and "--force" in kept.stderr and scores.read_text() == "mine"
+    replaced = runner.invoke(app, ["evaluate", str(data), "-m", str(tiny_model), "-o", str(scores), "--force"])
+    assert replaced.exit_code == 0 and json.loads(scores.read_text())["f1"] == report["f1"]
 
 
 def test_reliability_bins_and_expected_calibration_error_by_hand():
