@@ -1,4 +1,4 @@
-"""The `nerwin` command: train, evaluate, tag, info.
+"""The `nerwin` command: train, evaluate, plot, tag, info, serve.
 
 Each command is a thin wrapper over a library function. A NerwinError anywhere becomes one red line
 and exit code 1 (in `NerwinGroup.invoke`, the one place that does it). Heavy modules (numpy, numba,
@@ -209,17 +209,20 @@ def train_cli(
                            dev_split=dev_split, seed=seed)
 
     command = "nerwin " + " ".join(sys.argv[1:]) if sys.argv and "nerwin" in sys.argv[0] else None
+    from .curves import curves_path
+
     log_path = log or output.with_name(output.name + ".log.json")
     with _TrainProgress(quiet) as progress:
         result = train(corpus, output, config, force=force, log_path=log_path, progress=progress,
-                       command=command, resume=resume)
+                       command=command, resume=resume, curves_path=curves_path(output))
     if result.interrupted:
         typer.secho("interrupted: the best model so far is kept; continue with --resume", fg=typer.colors.YELLOW,
                     err=True)
     if result.best_epoch == 0:
         raise NerwinError("no epoch finished; no model written")
     typer.echo(f"best dev F1 {result.best_dev_f1:.2f} (strict IOB2) at epoch {result.best_epoch} of "
-               f"{result.epochs_run}; {result.tokens_per_second:,.0f} tokens/s; model: {output}; log: {log_path}")
+               f"{result.epochs_run}; {result.tokens_per_second:,.0f} tokens/s; model: {output}; log: {log_path}; "
+               f"curves: {curves_path(output)}")
 
 
 class _TrainProgress:
@@ -265,7 +268,8 @@ class _TrainProgress:
 
 def _epoch_line(e: dict) -> str:
     star = " *" if e["best"] else ""
-    return (f"epoch {e['epoch']:>2}  loss {e['loss']:.4f}  dev F1 {e['dev_f1']:.2f} (strict IOB2)  "
+    return (f"epoch {e['epoch']:>2}  loss {e['loss']:.4f}  dev loss {e['dev_loss']:.4f}  "
+            f"dev F1 {e['dev_f1']:.2f} (strict IOB2)  "
             f"{e['tokens_per_second']:,} tok/s{star}")
 
 
@@ -288,23 +292,62 @@ def evaluate_cli(
     snap: bool = _snap_option(),
     tokens_column: str = _tokens_column_option(),
     tags_column: str | None = _tags_column_option(),
+    html: Path | None = typer.Option(None, "--html", help="Also write an HTML report here: scores, confusion, "
+                                     "reliability of the scores, every sentence with a mistake."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --output or --html file."),
 ):
     """Score a model on gold data: strict IOB2 P/R/F1, conlleval's F1, per type, confusion, mistakes."""
     from .analysis import format_errors
-    from .evaluation import evaluate
+    from .calibration import format_calibration
+    from .evaluation import predict_file
     from .metrics import format_report
 
     if errors < 0:
         raise NerwinError(f"--errors must be 0 or more, got {errors}")
     options = _data_options(data_format, scheme, token_column, tag_column, snap, tokens_column, tags_column)
-    report = evaluate(data, model, errors=errors, options=options, hub=hub, split=split)
+    for path in (output, html):
+        _refuse_existing(path, force)  # before the tagging, not after it
+    predictions = predict_file(data, model, options=options, hub=hub, split=split)
+    report = predictions.report(errors)
     if output is not None:
-        from .serialize import write_json_atomic
-        write_json_atomic(output, report)
+        with _destination(output, force) as f:
+            f.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if html is not None:
+        from .report import report_page
+
+        with _destination(html, force) as f:
+            f.write(report_page(predictions, report))
     if fmt is ReportFormat.json:
         typer.echo(json.dumps(report, indent=2))
     else:
-        typer.echo(format_report(report) + "\n\n" + format_errors(report["errors"]))
+        typer.echo(format_report(report) + "\n\n" + format_errors(report["errors"]) + "\n\n"
+                   + format_calibration(report["calibration"]))
+
+
+def _refuse_existing(path: Path | None, force: bool) -> None:
+    """The check `atomic_text` makes, made early: before a long job whose result could not be written."""
+    if path is not None and path.exists() and not force:
+        raise NerwinError(f"{path}: already exists; pass --force to replace it")
+
+
+# ---- plot ------------------------------------------------------------------------------------------
+
+@app.command("plot")
+def plot_cli(
+    log: Path = typer.Argument(..., help="A training log: the JSON `nerwin train` writes (OUTPUT.log.json)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="SVG file to write (default: beside LOG, "
+                                       "OUTPUT.curves.svg for OUTPUT.log.json, as `nerwin train` names it)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
+):
+    """Draw a training log's curves (loss, dev loss, dev F1 overall and per type, best epoch) as SVG."""
+    from .curves import curves_path, curves_svg, read_log
+
+    target = output or curves_path(log)
+    _refuse_existing(target, force)
+    picture = curves_svg(read_log(log))
+    with _destination(target, force) as f:
+        f.write(picture)
+    typer.echo(f"curves: {target}")
 
 
 # ---- tag -------------------------------------------------------------------------------------------
@@ -487,7 +530,8 @@ def serve_cli(
     port: int = typer.Option(8000, "--port", "-p", help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Server processes, each with its own model."),
     max_wait_ms: float = typer.Option(0.0, "--max-wait-ms", min=0,
-                                      help="After a batch of several requests, how long the next one waits for more (0: no wait)."),
+                                      help="After a batch of several requests, how long the next waits for more "
+                                           "(0: no wait)."),
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most requests tagged in one batch."),
     max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes", min=1, help="Largest request body (413)."),
     max_text_chars: int = typer.Option(100_000, "--max-text-chars", min=1, help="Longest text (413)."),

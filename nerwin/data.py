@@ -16,7 +16,6 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from nerwin.sentences import Corpus, Sentence
 from nerwin.errors import NerwinError
 from nerwin.readers.columns import read_conll
 from nerwin.readers.hub import (  # datasets itself is imported only when a hub dataset is loaded
@@ -29,6 +28,7 @@ from nerwin.readers.hub import (  # datasets itself is imported only when a hub 
 )
 from nerwin.readers.lines import text_lines
 from nerwin.readers.spans import read_jsonl
+from nerwin.sentences import Corpus, Sentence
 from nerwin.tags import parse_tag
 
 __all__ = [

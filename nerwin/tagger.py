@@ -130,9 +130,10 @@ class Tagger:
                                    for i in range(0, len(enc.positions), self.BATCH)]
                                   or [np.zeros((0, self.model.output.weight.shape[1]), np.float32)])
 
-    def predict(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
-        """(tag ids, probability of each chosen tag) for every token, decoded into valid IOB2."""
-        raw = self.outputs(enc)
+    def predict(self, enc: Encoded, raw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(tag ids, probability of each chosen tag) for every token, decoded into valid IOB2 (from `raw`,
+        the network's outputs for `enc`, when the caller already has them)."""
+        raw = self.outputs(enc) if raw is None else raw
         if self.binary:  # one logit: "is this word (part of) a location?"
             return binary.decode(raw, enc.lengths)
         if self.model.crf:  # the CRF's marginal probability of each decoded tag
@@ -185,9 +186,9 @@ class Tagger:
         return results
 
     # ---- public API --------------------------------------------------------------------------
-    def tag_encoded(self, enc: Encoded) -> list[list[str]]:
-        """IOB2 tags of sentences already encoded by this tagger's featurizer."""
-        ids, _ = self.predict(enc) if len(enc.positions) else (np.zeros(0, np.int64), None)
+    def tag_encoded(self, enc: Encoded, raw: np.ndarray | None = None) -> list[list[str]]:
+        """IOB2 tags of sentences already encoded by this tagger's featurizer (`raw`: as in `predict`)."""
+        ids, _ = self.predict(enc, raw) if len(enc.positions) else (np.zeros(0, np.int64), None)
         names = self._names[ids]
         at = np.concatenate([[0], np.cumsum(enc.lengths)]).tolist()
         return [names[a:b].tolist() for a, b in zip(at, at[1:])]

@@ -28,20 +28,21 @@ import numpy as np
 from . import __version__, binary
 from .autodiff import functions as F
 from .autodiff import optim
-from .crf import crf_nll
+from .autodiff.tensor import Tensor, no_grad
+from .crf import crf_nll, crf_nll_value
 from .data import Corpus
 from .decode import allowed_transitions
 from .errors import NerwinError
 from .features import UNK, Encoded, Featurizer
-from .metrics import strict_f1
+from .metrics import strict_f1, strict_f1_by_type
 from .model import WindowModel
-from .serialize import CHECKPOINT_FORMAT, check_writable, load_folder, save_folder, write_json_atomic
+from .serialize import CHECKPOINT_FORMAT, atomic_text, check_writable, load_folder, save_folder, write_json_atomic
 from .tagger import Tagger
 from .tags import parse_tag
 from .train_config import TrainConfig
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingData", "LoopState", "Epoch", "train", "prepare",
-           "build_model", "train_epochs", "score_dev", "tag_set", "checkpoint_path"]
+           "build_model", "train_epochs", "DevScores", "score_dev", "tag_set", "checkpoint_path"]
 
 
 @dataclass
@@ -79,6 +80,7 @@ class TrainingData:
     train: Encoded               # the training words, with their tag ids (unless binary)
     dev: Encoded
     dev_gold: list[list[str]]
+    dev_targets: np.ndarray      # what the dev loss is measured against: tag ids (or the binary 0/1 targets)
     word_column: int             # which feature column holds the words
     singleton: np.ndarray        # per word id: seen once in training (trained as UNK at `unk_rate`)
     binary_targets: np.ndarray | None  # the binary variant's 0/1 target for each training word
@@ -108,10 +110,13 @@ def prepare(corpus: Corpus, config: TrainConfig) -> TrainingData:
         singleton[idx] = counts.get(key, 0) == 1
     if is_binary:
         tags, dev_gold, targets = binary.TAGS, binary.gold(dev_tags), binary.targets(train_tags)
+        dev_targets = binary.targets(dev_tags)
     else:
         dev_gold, targets = dev_tags, None
+        dev_targets = np.array([tag_index[t] for s in dev_tags for t in s], dtype=np.int64)
     start, trans = allowed_transitions(tags)
-    return TrainingData(featurizer, tags, train, dev, dev_gold, word_column, singleton, targets, start, trans)
+    return TrainingData(featurizer, tags, train, dev, dev_gold, dev_targets, word_column, singleton, targets,
+                        start, trans)
 
 
 class Rngs(NamedTuple):
@@ -164,11 +169,13 @@ class Epoch:
     improved: bool                  # the best dev F1 so far
     last: bool                      # no epoch follows (the epochs ran out, or the patience)
     weights: dict[str, np.ndarray]  # the weights scored, with `config.average` (else {}: the model's own)
+    dev_loss: float = math.nan      # mean loss per dev word of the weights scored, in eval mode (no dropout)
+    dev_f1_per_type: dict[str, float] = field(default_factory=dict)  # strict IOB2 F1 on dev of each type
 
     def log_entry(self) -> dict:
-        return {"epoch": self.epoch, "loss": self.loss, "dev_f1": self.dev_f1, "lr": self.lr,
-                "train_seconds": round(self.seconds, 2), "tokens_per_second": round(self.words / self.seconds),
-                "best": self.improved}
+        return {"epoch": self.epoch, "loss": self.loss, "dev_f1": self.dev_f1, "dev_loss": self.dev_loss,
+                "dev_f1_per_type": self.dev_f1_per_type, "lr": self.lr, "train_seconds": round(self.seconds, 2),
+                "tokens_per_second": round(self.words / self.seconds), "best": self.improved}
 
 
 def train_epochs(data: TrainingData, model: WindowModel, opt: optim.Adam, rngs: Rngs, config: TrainConfig,
@@ -185,7 +192,8 @@ def train_epochs(data: TrainingData, model: WindowModel, opt: optim.Adam, rngs: 
             state.snapshots = (state.snapshots + [model.state_dict()])[-config.average:]
         weights = _mean(state.snapshots) if config.average else {}
         with model.use_params(weights):
-            dev_f1 = score_dev(data, model, config)
+            dev = score_dev(data, model, config)
+        dev_f1 = dev.f1
         improved = dev_f1 > state.best_f1
         if improved:
             state.best_f1, state.best_epoch, state.bad_epochs = dev_f1, epoch, 0
@@ -196,7 +204,7 @@ def train_epochs(data: TrainingData, model: WindowModel, opt: optim.Adam, rngs: 
         if not stop:
             opt.lr *= config.lr_decay
         yield Epoch(epoch, loss, dev_f1, lr, seconds, len(data.train.positions), improved,
-                    stop or epoch == config.epochs, weights)
+                    stop or epoch == config.epochs, weights, dev.loss, dev.f1_per_type)
 
 
 def _train_one_epoch(data: TrainingData, model: WindowModel, opt: optim.Adam, rngs: Rngs, config: TrainConfig,
@@ -211,7 +219,8 @@ def _train_one_epoch(data: TrainingData, model: WindowModel, opt: optim.Adam, rn
             words = windows[data.word_column]
             draw = rngs.unk.random(words.shape)
             words[(data.singleton[words] & (draw < config.unk_rate)) | (draw < config.word_dropout)] = UNK
-        loss = _loss(model, model(windows), data, batch, lengths, config)
+        targets = data.train.tags[batch] if data.binary_targets is None else data.binary_targets[batch]
+        loss = _loss(model, model(windows), targets, lengths, data, config)
         opt.zero_grad()
         loss.backward()
         if config.clip > 0:
@@ -228,14 +237,16 @@ def _train_one_epoch(data: TrainingData, model: WindowModel, opt: optim.Adam, rn
     return total / n, time.perf_counter() - started
 
 
-def _loss(model: WindowModel, logits, data: TrainingData, batch: np.ndarray, lengths: np.ndarray | None,
+def _loss(model: WindowModel, logits, targets: np.ndarray, lengths: np.ndarray | None, data: TrainingData,
           config: TrainConfig):
-    if data.binary_targets is not None:
-        return binary.loss(logits, data.binary_targets[batch])
+    """Mean loss per word of `logits` against `targets` (tag ids, or the binary variant's 0/1); a CRF
+    needs the `lengths` of the whole sentences the rows make up."""
+    if config.task == "binary":
+        return binary.loss(logits, targets)
     if config.crf:  # the learned scores on top of the IOB2 constraints, as decoding uses them
         return crf_nll(logits, F.add(model.start, data.start), F.add(model.transitions, data.trans), model.end,
-                       lengths, data.train.tags[batch])
-    return F.cross_entropy(logits, data.train.tags[batch])
+                       lengths, targets)
+    return F.cross_entropy(logits, targets)
 
 
 def _batches(enc: Encoded, order_rng: np.random.Generator, batch_size: int, by_sentence: bool):
@@ -271,11 +282,30 @@ def _mean(snapshots: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
             for k in snapshots[0]}
 
 
-def score_dev(data: TrainingData, model: WindowModel, config: TrainConfig) -> float:
-    """Strict IOB2 entity F1 on dev of the model's weights as they are now (through a Tagger made for
-    them: a Tagger may keep copies of the weights it was made with)."""
+class DevScores(NamedTuple):
+    f1: float                      # strict IOB2 entity F1, percent
+    f1_per_type: dict[str, float]  # the same per entity type
+    loss: float                    # mean loss per word, as the training loss but in eval mode
+
+
+def score_dev(data: TrainingData, model: WindowModel, config: TrainConfig) -> DevScores:
+    """Dev scores of the model's weights as they are now (through a Tagger made for them: a Tagger may
+    keep copies of the weights it was made with). The network runs over dev once: its outputs give both
+    the tags and the loss (the training loss on dev, so the two curves can be compared)."""
     tagger = Tagger(data.featurizer, model, data.tags, {"task": config.task})
-    return strict_f1(data.dev_gold, tagger.tag_encoded(data.dev))
+    raw = tagger.outputs(data.dev)
+    pred = tagger.tag_encoded(data.dev, raw)
+    return DevScores(strict_f1(data.dev_gold, pred), strict_f1_by_type(data.dev_gold, pred),
+                     _dev_loss(tagger.model, raw, data, config))
+
+
+def _dev_loss(model: WindowModel, raw: np.ndarray, data: TrainingData, config: TrainConfig) -> float:
+    """`_loss` of the network's outputs `raw` on dev, with no graph (a CRF's without its gradients)."""
+    if config.crf and config.task != "binary":
+        return crf_nll_value(raw, model.start.data + data.start, model.transitions.data + data.trans,
+                             model.end.data, data.dev.lengths, data.dev_targets)
+    with no_grad():
+        return _loss(model, Tensor(raw), data.dev_targets, data.dev.lengths, data, config).item()
 
 
 # ---- checkpoints -----------------------------------------------------------------------------------
@@ -323,9 +353,17 @@ def _load_checkpoint(path: Path, model: WindowModel, opt: optim.Adam, rngs: Rngs
 
 # ---- a run -----------------------------------------------------------------------------------------
 
+def _draw_curves(path: Path, log: dict) -> None:
+    """The run's curves so far, written atomically over the last epoch's picture."""
+    from .curves import curves_svg
+
+    with atomic_text(path, force=True) as f:
+        f.write(curves_svg(log))
+
+
 def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config: TrainConfig | None = None, *,
           force: bool = False, log_path: str | Path | None = None, progress: Callable[[dict], None] | None = None,
-          command: str | None = None, resume: bool = False) -> TrainResult:
+          command: str | None = None, resume: bool = False, curves_path: str | Path | None = None) -> TrainResult:
     """Train on corpus["train"], pick the epoch by dev F1 on corpus["validation"], save the best to `out`.
 
     `corpus` may also be a function that loads it: it is called once the options and the output folder
@@ -337,6 +375,9 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
     After each epoch the full training state (weights, optimizer moments, random generators, log) is
     saved to `OUT.checkpoint`; `resume=True` continues from it and ends with the same weights as a run
     that was never interrupted. The checkpoint is removed when training ends normally.
+
+    `curves_path`: a picture of the log (`nerwin.curves`, SVG) redrawn there after each epoch; an
+    existing file is replaced only with `force` or `resume`.
     """
     config = config or TrainConfig()
     config.check()
@@ -347,6 +388,8 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
             raise NerwinError(f"{ckpt}: no checkpoint to resume from")
     elif out is not None:
         check_writable(out, force)
+    if curves_path is not None and Path(curves_path).exists() and not (force or resume):
+        raise NerwinError(f"{curves_path}: already exists; pass --force to replace it")
     data = prepare(corpus() if callable(corpus) else corpus, config)
     rngs = Rngs.from_seed(config.seed)
     model = build_model(data, config, rngs)
@@ -372,6 +415,8 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
                     Tagger(data.featurizer, model, data.tags, {**about, "dev": dev}).save(out)
             if log_path is not None:
                 write_json_atomic(Path(log_path), {"config": asdict(config), "epochs": log})
+            if curves_path is not None:
+                _draw_curves(Path(curves_path), {"config": asdict(config), "epochs": log})
             if progress is not None:
                 progress({"end": True, **log[-1]})
             if ckpt is not None and not record.last:

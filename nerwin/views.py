@@ -11,7 +11,7 @@ import html
 import zlib
 from collections.abc import Iterable, Sequence
 
-__all__ = ["colour", "displacy", "entities_html", "page"]
+__all__ = ["colour", "displacy", "document", "entities_html", "legend", "page"]
 
 # Label colours: CoNLL-2003's four as displaCy shows them, others from a palette by a stable hash
 _KNOWN = {"PER": "#aa9cfc", "ORG": "#7aecec", "LOC": "#ff9561", "MISC": "#e4e7d2"}
@@ -34,28 +34,40 @@ def colour(label: str) -> str:
     return _KNOWN.get(label) or _PALETTE[zlib.crc32(label.encode()) % len(_PALETTE)]
 
 
-def entities_html(text: str, entities: Sequence) -> str:
-    """One text as an HTML block, its entities (with .label, .start, .end, .score) marked in order."""
-    parts, at = [], 0
+def entities_html(text: str, entities: Sequence, css: str = "doc", side: str = "") -> str:
+    """One text as an HTML block of class `css`, its entities (with .label, .start, .end, .score; a score
+    of None shows the label alone, as for gold entities) marked in order; `side` names the block at its
+    start (the report's "gold" and "predicted")."""
+    parts, at = [f'<span class="side">{html.escape(side)}</span>'] if side else [], 0
     for e in entities:
-        about = f"{e.label} {e.score:.2f}"
+        about = e.label if e.score is None else f"{e.label} {e.score:.2f}"
         parts.append(html.escape(text[at:e.start]))
         parts.append(f'<mark class="ent" style="background: {colour(e.label)}" title="{html.escape(about)}" '
                      f'data-label="{html.escape(e.label)}">{html.escape(text[e.start:e.end])}'
                      f'<span class="label">{html.escape(about)}</span></mark>')
         at = e.end
     parts.append(html.escape(text[at:]))
-    return f'<div class="doc">{"".join(parts)}</div>'
+    return f'<div class="{css}">{"".join(parts)}</div>'
+
+
+def legend(labels: Iterable[str]) -> str:
+    """A paragraph with each label once, in its colour."""
+    marks = "".join(f'<mark class="ent" style="background: {colour(label)}">{html.escape(label)}</mark>'
+                    for label in sorted(set(labels)))
+    return f'<p class="legend">{marks}</p>'
+
+
+def document(title: str, body: Iterable[str], style: str = "") -> str:
+    """A self-contained HTML page: `title` as its title and heading, the house style plus `style`, then
+    the pieces of `body` (markup, already escaped where it holds text)."""
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<title>{html.escape(title)}</title>\n<style>{_STYLE}{style}</style>\n</head>\n<body>\n'
+            f'<h1>{html.escape(title)}</h1>\n' + "\n".join(body) + "\n</body>\n</html>\n")
 
 
 def page(blocks: Iterable[str], labels: Iterable[str], title: str = "nerwin") -> str:
     """A whole page from `entities_html` blocks, with a legend of `labels`."""
-    legend = "".join(f'<mark class="ent" style="background: {colour(label)}">{html.escape(label)}</mark>'
-                     for label in sorted(set(labels)))
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n'
-            f'<h1>{html.escape(title)}</h1>\n<p class="legend">{legend}</p>\n'
-            + "\n".join(blocks) + "\n</body>\n</html>\n")
+    return document(title, [legend(labels), *blocks])
 
 
 def displacy(text: str, entities: Sequence) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +154,67 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
 BUILD_ONLY = {"weight of a wrong shape", "weight missing", "vocab shorter than the weights",
               "config without network", "unknown activation", "bad tag in config", "tags not a list",
               "huge hidden size"}
+
+
+# ---- reading the HTML views (nerwin.views, nerwin.report) ------------------------------------------
+
+class MarkedHTML(HTMLParser):
+    """What a view shows: the text of each <mark data-label> (its label span left out) with the label,
+    in order; the same per block (`<div class="doc ...">`: its class, marks and text); every tag seen."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.marks: list[tuple[str, str]] = []
+        self.blocks: list[dict] = []
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self._in_mark = self._in_label = False
+        self._depth = 0  # open <div>s inside the current block
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "div" and self._depth:
+            self._depth += 1
+        elif tag == "div" and "doc" in (attrs.get("class") or "").split():
+            self._depth = 1
+            self.blocks.append({"class": attrs["class"], "marks": [], "text": []})
+        if tag == "mark" and attrs.get("data-label"):
+            self._in_mark, self._label, self._chars = True, attrs["data-label"], []
+        elif tag == "span" and (self._in_mark or attrs.get("class") == "side"):
+            self._in_label = True
+
+    def handle_endtag(self, tag):
+        if tag == "span" and self._in_label:
+            self._in_label = False
+        elif tag == "mark" and self._in_mark:
+            self._in_mark = False
+            self.marks.append(("".join(self._chars), self._label))
+            if self._depth:
+                self.blocks[-1]["marks"].append(self.marks[-1])
+        elif tag == "div" and self._depth:
+            self._depth -= 1
+
+    def handle_data(self, data):
+        if self._in_mark and not self._in_label:
+            self._chars.append(data)
+        if not self._in_label:
+            self.text.append(data)
+            if self._depth:
+                self.blocks[-1]["text"].append(data)
+
+
+def parse_marks(markup: str) -> MarkedHTML:
+    parser = MarkedHTML()
+    parser.feed(markup)
+    for block in parser.blocks:
+        block["text"] = "".join(block["text"])
+    return parser
+
+
+def external_references(markup: str) -> list[str]:
+    """Whatever in a page would reach outside it: tags that load things, src/href attributes, URLs."""
+    found = [tag for tag, _ in parse_marks(markup).tags if tag in ("script", "link", "img", "iframe", "object")]
+    found += [f"{tag}[{k}]" for tag, attrs in parse_marks(markup).tags for k in attrs if k in ("src", "href")]
+    found += [s for s in ("url(", "@import", "http:", "https:", "//") if s in markup]
+    return found

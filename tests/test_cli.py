@@ -315,16 +315,13 @@ def _python(code: str) -> subprocess.CompletedProcess:
                           timeout=60, env={**os.environ, "COLUMNS": "100"})
 
 
-def test_help_is_instant_in_a_fresh_process():
+def test_help_works_in_a_fresh_process():
+    """The installed command answers --help (how fast is bench_startup.py's to measure: tests never time;
+    test_cli_imports_nothing_heavy below holds the cause of a fast start)."""
     nerwin = Path(sys.executable).with_name("nerwin")
     command = [str(nerwin)] if nerwin.exists() else [sys.executable, "-m", "nerwin.cli"]
-    best = float("inf")
-    for _ in range(3):  # best of three: a busy machine should not fail the test
-        started = time.perf_counter()
-        done = subprocess.run([*command, "--help"], check=False, capture_output=True, text=True, timeout=60)
-        best = min(best, time.perf_counter() - started)
-        assert done.returncode == 0 and "train" in done.stdout and "evaluate" in done.stdout
-    assert best < 1.0, f"nerwin --help took {best:.2f} s"
+    done = subprocess.run([*command, "--help"], check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "train" in done.stdout and "evaluate" in done.stdout
 
 
 def test_cli_imports_nothing_heavy():

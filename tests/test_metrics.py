@@ -90,8 +90,9 @@ def test_format_report():
                           st.lists(st.sampled_from(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]), max_size=8)),
                 min_size=1, max_size=5))
 def test_fast_strict_f1_equals_seqeval_strict_on_valid_iob2(pairs):
-    """Training scores dev with strict_f1 (no seqeval import); on valid IOB2 it is seqeval's strict F1."""
-    from nerwin.metrics import strict_f1
+    """Training scores dev with strict_f1 (no seqeval import); on valid IOB2 it is seqeval's strict F1,
+    overall and per type."""
+    from nerwin.metrics import strict_f1, strict_f1_by_type
     from nerwin.tags import repair_iob2
 
     gold, pred = [], []
@@ -101,7 +102,11 @@ def test_fast_strict_f1_equals_seqeval_strict_on_valid_iob2(pairs):
             gold.append(repair_iob2(g[:n]))
             pred.append(repair_iob2(p[:n]))
     assume(gold)
-    assert strict_f1(gold, pred) == pytest.approx(score(gold, pred)["f1"])
+    report = score(gold, pred)
+    assert strict_f1(gold, pred) == pytest.approx(report["f1"])
+    by_type = strict_f1_by_type(gold, pred)
+    assert set(by_type) == set(report["per_type"])
+    assert all(by_type[k] == pytest.approx(report["per_type"][k]["f1"]) for k in by_type)
 
 
 # ---- error analysis -------------------------------------------------------------------------------

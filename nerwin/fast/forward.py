@@ -163,7 +163,7 @@ class Forward:
         """The outputs for a batch of windows (one (n, w) id matrix per column); a view into a buffer."""
         ws = self._workspace()
         n = windows[0].shape[0]
-        if small(n, *token_types.WINDOWS_KERNELS):  # a sentence or two, kernels not loaded: plain numpy, no numba import
+        if small(n, *token_types.WINDOWS_KERNELS):  # a sentence or two, kernels not loaded: numpy, no numba import
             x = np.concatenate([t[idx].reshape(n, -1) for t, idx in zip(self.tables, windows)], axis=1)
             h = ws.buffer("h", (n, self.w1.shape[1]))
             np.matmul(x, self.w1, out=h)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nerwin.sentences import Sentence
 from nerwin.errors import NerwinError
 from nerwin.readers.lines import shorten, text_lines
 from nerwin.schemes import split_tag, to_iob2
+from nerwin.sentences import Sentence
 
 __all__ = ["read_conll"]
 

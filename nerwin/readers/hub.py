@@ -13,9 +13,9 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from nerwin.sentences import Corpus, Sentence
 from nerwin.errors import NerwinError
 from nerwin.schemes import to_iob2
+from nerwin.sentences import Corpus, Sentence
 from nerwin.tags import TAGS_CONLL2003
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nerwin.sentences import Sentence
 from nerwin.errors import NerwinError
 from nerwin.readers.lines import shorten, text_lines
+from nerwin.sentences import Sentence
 from nerwin.tokenize import Token, tokenize
 
 __all__ = ["SPAN_KEYS", "read_jsonl", "tags_of_spans"]
