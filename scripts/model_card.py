@@ -17,13 +17,23 @@ from nerwin.evaluation import evaluate
 from nerwin.serialize import write_json_atomic
 
 
+def card_keys(model: Path, folder: Path, tagger) -> dict:
+    """The keys every trained model's scores.json holds (`nerwin.card`): name, version, labels, data files
+    with sha256 and sizes, command, dev and test scores per type."""
+    from nerwin.card import card_data, source_facts
+    from nerwin.data import load_corpus
+
+    card = card_data(tagger, load_corpus(folder), name=model.name, version=nerwin.__version__,
+                     data=source_facts(folder), command=tagger.config.get("command"))
+    for split in card["data"].values():  # the files as the README names them, beside a checkout
+        split["file"] = f"conll2003/{Path(split['file']).name}"
+    return card
+
+
 def _table(report: dict) -> str:
-    rows = ["| type | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
-    for kind, r in report["per_type"].items():
-        rows.append(f"| {kind} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} |")
-    rows.append(f"| **all (strict IOB2)** | {report['precision']:.2f} | {report['recall']:.2f} | "
-                f"**{report['f1']:.2f}** | {report['gold_entities']} |")
-    return "\n".join(rows)
+    from nerwin.card import score_table
+
+    return score_table({**report, "entities": report["gold_entities"]})
 
 
 def main() -> None:
@@ -58,7 +68,7 @@ def main() -> None:
         "parameters": params,
         "machine": describe_machine(),
     }
-    write_json_atomic(model / "scores.json", scores)
+    write_json_atomic(model / "scores.json", {**card_keys(model, folder, tagger), **scores})
     features = ", ".join(f"{c.name} {c.dim}-d" for c in tagger.featurizer.columns)
     averaged = f" weights averaged over the last {training['average']} epochs;" if training.get("average") else ""
     card = f"""# nerwin model: {model.name}
