@@ -357,6 +357,7 @@ def calibrate(out: Path, data: TrainingData, config: TrainConfig) -> float:
     f1, _, offset = max(scores)
     dev = dict(tagger.config.get("dev", {}))
     dev.update(f1=f1, o_offset=offset, f1_before_offset=dev.get("f1"))
+    dev.pop("conlleval_f1", None)  # of the weights before the offset
     with model.use_params(shifted(offset)):
         Tagger(tagger.featurizer, model, tagger.tags, {**tagger.config, "dev": dev}).save(out)
     return f1
