@@ -30,6 +30,14 @@ def card_keys(model: Path, folder: Path, tagger) -> dict:
     return card
 
 
+def _data_table(card: dict) -> str:
+    rows = ["| split | file | sentences | tokens | bytes | sha256 |", "|---|---|---:|---:|---:|---|"]
+    for split, f in card["data"].items():
+        rows.append(f"| {split} | `{f['file']}` | {f['sentences']:,} | {f['tokens']:,} | {f['bytes']:,} | "
+                    f"`{f['sha256']}` |")
+    return "\n".join(rows)
+
+
 def _table(report: dict) -> str:
     from nerwin.card import score_table
 
@@ -68,13 +76,18 @@ def main() -> None:
         "parameters": params,
         "machine": describe_machine(),
     }
-    write_json_atomic(model / "scores.json", {**card_keys(model, folder, tagger), **scores})
+    keys = card_keys(model, folder, tagger)
+    write_json_atomic(model / "scores.json", {**keys, **scores})
     features = ", ".join(f"{c.name} {c.dim}-d" for c in tagger.featurizer.columns)
     averaged = f" weights averaged over the last {training['average']} epochs;" if training.get("average") else ""
     card = f"""# nerwin model: {model.name}
 
 A window tagger for English named entities (PER, LOC, ORG, MISC), trained by `nerwin train` on
 CoNLL-2003 train, with dev (`valid.txt`) for early stopping only.
+
+## Data
+
+{_data_table(keys)}
 
 ## How it was made
 
