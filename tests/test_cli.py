@@ -15,9 +15,9 @@ from nerwin.cli import app
 from nerwin.tags import repair_iob2
 from tests.helpers import (
     BUILD_ONLY,
-    ROOT,
     DAMAGES,
     GOOD_CONLL,
+    ROOT,
     SENTENCE,
     TINY_CLI,
     TOY,

@@ -25,9 +25,9 @@ def product_sentences(n: int, offset: int = 0) -> list[Sentence]:
     out = []
     for i in range(offset, offset + n):
         name, frame = PRODUCTS[i % len(PRODUCTS)].split(), FRAMES[(i // len(PRODUCTS)) % len(FRAMES)]
-        before, after = frame.split("{}")
-        tokens = [*before.split(), *name, *after.split()]
-        tags = ["O"] * len(before.split()) + ["B-PRODUCT"] + ["I-PRODUCT"] * (len(name) - 1) + ["O"] * len(after.split())
+        before, after = (part.split() for part in frame.split("{}"))
+        tokens = [*before, *name, *after]
+        tags = ["O"] * len(before) + ["B-PRODUCT"] + ["I-PRODUCT"] * (len(name) - 1) + ["O"] * len(after)
         out.append(Sentence(tokens, tags))
     return out
 

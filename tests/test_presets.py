@@ -2,8 +2,6 @@
 options typed on the command line override either."""
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 import nerwin.training
