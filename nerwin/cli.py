@@ -18,9 +18,9 @@ import typer
 from typer.core import TyperGroup
 
 from .errors import NerwinError
-from .train_config import TrainConfig
+from .train_config import PRESETS, TrainConfig
 
-_DEFAULT = TrainConfig()  # the train command's option defaults: the library's, one source of truth
+_DEFAULT = TrainConfig()  # the train command's option defaults: the library's "default" preset
 
 
 class NerwinGroup(TyperGroup):
@@ -123,11 +123,33 @@ def _data_options(data_format: DataFormat, scheme: Scheme, token_column: int, ta
                        tag_column=tag_column, snap=snap, tokens_column=tokens_column, tags_column=tags_column)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"nerwin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                              help="Show nerwin's version and exit.")):
+    """Named-entity recognition for English with a window network written from scratch."""
+
+
 # ---- train -----------------------------------------------------------------------------------------
 
 @app.command("train")
 def train_cli(
     output: Path = typer.Argument(..., help="Folder to write the model to."),
+    preset: str = typer.Option("default", "--preset", "-p", help="Starting settings: default (the best found "
+                               "on CoNLL-2003 and WNUT-17 dev) or classic (the plain window model); the "
+                               "options below override it; their defaults shown are the default preset's."),
+    init_model: Path | None = typer.Option(None, "--init-model", help="Continue from this finished model: its "
+                                           "weights, features and tags, extended with the new data's words and "
+                                           "labels."),
+    name: str | None = typer.Option(None, "--name", help="Model name for its card (default: OUTPUT's name)."),
+    version: str | None = typer.Option(None, "--version", help="Model version for its card."),
     data: Path | None = typer.Option(None, "--data", "-d", help="Folder of data files (train, valid/dev, "
                                         "test; CoNLL or JSONL). Default: $NERWIN_DATA, else CoNLL-2003 from the "
                                         "Hugging Face hub."),
@@ -173,9 +195,13 @@ def train_cli(
     unk_rate: float = typer.Option(_DEFAULT.unk_rate, "--unk-rate", help="Chance a word seen once is trained as UNK."),
     word_dropout: float = typer.Option(_DEFAULT.word_dropout, "--word-dropout",
                                        help="Chance any word is trained as UNK."),
-    crf: bool = typer.Option(_DEFAULT.crf, "--crf", help="Sentence-level training with learned tag transitions."),
+    crf: bool = typer.Option(_DEFAULT.crf, "--crf/--no-crf",
+                             help="Sentence-level training with learned tag transitions."),
     average: int = typer.Option(_DEFAULT.average, "--average",
                                 help="Score and keep the mean of the last N epochs' weights."),
+    calibrate: bool = typer.Option(_DEFAULT.calibrate, "--calibrate/--no-calibrate",
+                                   help="When training ends, lower the O score by the offset that gives the "
+                                   "best dev F1 (kept in the model)."),
     weight_decay: float = typer.Option(_DEFAULT.weight_decay, "--weight-decay", help="Decoupled weight decay (AdamW)."),
     seed: int = typer.Option(_DEFAULT.seed, "--seed", "-s", help="Random seed (same seed, same model)."),
     binary: bool = typer.Option(_DEFAULT.task == "binary", "--binary-loc",
@@ -186,35 +212,31 @@ def train_cli(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from OUTPUT.checkpoint "
                                 "(same options and data)."),
 ):
-    """Train a window tagger; the best epoch by dev F1 is saved to OUTPUT (atomically, as it improves)."""
+    """Train a window tagger; the best epoch by dev F1 is saved to OUTPUT (atomically, as it improves), with
+    its card (README.md, scores.json) when training ends."""
+    from .card import source_facts
     from .data import load_corpus
     from .training import train
 
-    extra = {}
-    for item in feature:
-        name, _, dim = item.partition("=")
-        if not dim.isdigit():
-            raise NerwinError(f"--feature {item!r}: expected NAME=DIM, e.g. suffix2=10")
-        extra[name] = int(dim)
-    config = TrainConfig(features=extra, window=window, word_dim=word_dim, caps_dim=caps_dim, suffix_dim=suffix_dim,
-                         prefix_dim=prefix_dim, shape_dim=shape_dim, hidden=hidden, activation=activation,
-                         dropout=dropout, input_dropout=input_dropout, lr=lr, lr_decay=lr_decay,
-                         weight_decay=weight_decay, batch_size=batch_size, epochs=epochs,
-                         patience=patience, unk_rate=unk_rate, seed=seed, task="binary" if binary else "tags",
-                         crf=crf, word_dropout=word_dropout, average=average)
+    ctx = click.get_current_context()
+    given = _given_options(ctx)
+    config = _train_config(preset, given, init_model is not None)
     options = _data_options(data_format, scheme, token_column, tag_column, snap, tokens_column, tags_column)
+    facts: dict = {}
 
     def corpus():  # loaded by `train` once the options and OUTPUT are checked
-        return load_corpus(data, train_file=train_file, dev_file=dev_file, hub=hub, options=options,
-                           dev_split=dev_split, seed=seed)
+        loaded = load_corpus(data, train_file=train_file, dev_file=dev_file, hub=hub, options=options,
+                             dev_split=dev_split, seed=config.seed)
+        facts.update(source_facts(data, train_file, dev_file, hub=hub, dev_split=dev_split))  # for the card
+        return loaded
 
-    command = "nerwin " + " ".join(sys.argv[1:]) if sys.argv and "nerwin" in sys.argv[0] else None
     from .curves import curves_path
 
     log_path = log or output.with_name(output.name + ".log.json")
     with _TrainProgress(quiet) as progress:
         result = train(corpus, output, config, force=force, log_path=log_path, progress=progress,
-                       command=command, resume=resume, curves_path=curves_path(output))
+                       command=_command(ctx), resume=resume, curves_path=curves_path(output),
+                       init_model=init_model, name=name, version=version, data_files=facts)
     if result.interrupted:
         typer.secho("interrupted: the best model so far is kept; continue with --resume", fg=typer.colors.YELLOW,
                     err=True)
@@ -223,6 +245,82 @@ def train_cli(
     typer.echo(f"best dev F1 {result.best_dev_f1:.2f} (strict IOB2) at epoch {result.best_epoch} of "
                f"{result.epochs_run}; {result.tokens_per_second:,.0f} tokens/s; model: {output}; log: {log_path}; "
                f"curves: {curves_path(output)}")
+
+
+# `nerwin train` options that are TrainConfig fields under another name, and those that set the network's
+# shape (which a model given with --init-model fixes)
+_OPTION_FIELDS = {"feature": "features", "binary": "task"}
+_SHAPE_OPTIONS = {"window", "word_dim", "caps_dim", "suffix_dim", "prefix_dim", "shape_dim", "feature", "hidden",
+                  "activation", "crf", "binary"}
+
+
+def _given_options(ctx: click.Context) -> dict:
+    """The options typed on the command line (or set from the environment), by parameter name."""
+    from click.core import ParameterSource
+
+    return {p.name: ctx.params[p.name] for p in ctx.command.params
+            if ctx.get_parameter_source(p.name) not in (ParameterSource.DEFAULT, None)}
+
+
+def _train_config(preset: str, given: dict, continuing: bool) -> TrainConfig:
+    """The preset's settings with the options given on top (a binary variant has no CRF unless asked)."""
+    if continuing:
+        fixed = sorted(f"--{n.replace('_', '-')}" for n in given if n in _SHAPE_OPTIONS)
+        if fixed:
+            raise NerwinError(f"{', '.join(fixed)}: the network's shape comes from --init-model; leave it out")
+    fields = {f for f in TrainConfig.__dataclass_fields__}
+    overrides = {}
+    for option, value in given.items():
+        field = _OPTION_FIELDS.get(option, option)
+        if field == "features":
+            value = _parse_features(value)
+        elif field == "task":
+            value = "binary" if value else "tags"
+        if field in fields:
+            overrides[field] = value
+    if overrides.get("task") == "binary":
+        overrides.setdefault("crf", False)
+    if preset not in PRESETS:
+        raise NerwinError(f"--preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    return TrainConfig.preset(preset, **overrides)
+
+
+def _parse_features(items: list[str]) -> dict[str, int]:
+    extra = {}
+    for item in items:
+        name, _, dim = item.partition("=")
+        if not dim.isdigit():
+            raise NerwinError(f"--feature {item!r}: expected NAME=DIM, e.g. suffix2=10")
+        extra[name] = int(dim)
+    return extra
+
+
+def _command(ctx: click.Context) -> str:
+    """The command as typed, from the parsed options (so it is the same from a shell or a test): paths
+    as `nerwin.card.portable_path` writes them, so no card holds the training machine's folders."""
+    import shlex
+
+    from click.core import ParameterSource
+
+    from .card import portable_path
+
+    def shown(p: click.Parameter, value) -> str:
+        return shlex.quote(portable_path(value) if isinstance(p.type, click.Path) else str(value))
+
+    words = ["nerwin", ctx.info_name or "train"]
+    for p in ctx.command.params:
+        if ctx.get_parameter_source(p.name) in (ParameterSource.DEFAULT, None):
+            continue
+        value = ctx.params[p.name]
+        if isinstance(p, click.Argument):
+            words.append(shown(p, value))
+        elif p.is_flag:
+            flag = p.opts[0] if value else (p.secondary_opts or p.opts)[0]
+            words.append(flag)
+        else:
+            for v in value if p.multiple else [value]:
+                words += [p.opts[0], shown(p, v)]
+    return " ".join(words)
 
 
 class _TrainProgress:
@@ -495,30 +593,61 @@ def _bracketed(line: str, entities) -> str:
 # ---- info ------------------------------------------------------------------------------------------
 
 @app.command("info")
-def info_cli(model: Path | None = typer.Argument(None, help=MODEL_HELP)):
-    """Show a model's metadata (read from its JSON; nothing in the folder is run)."""
+def info_cli(model: Path | None = typer.Argument(None, help=MODEL_HELP),
+             fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-F", help="text or json.")):
+    """Show a model's metadata and card (read from its JSON; nothing in the folder is run)."""
+    from .card import read_card
     from .serialize import load_folder
     from .tagger import default_model_path
 
     path = model or default_model_path()
     config, vocab, arrays = load_folder(path)
-    params = sum(int(a.size) for a in arrays.values())
+    card = read_card(path)
     feats = config.get("features", {})
-    lines = [f"model       {path}",
-             f"format      {config.get('format')} v{config.get('format_version')} (nerwin "
-             f"{config.get('nerwin_version', '?')})",
-             f"task        {config.get('task')}",
-             f"tags        {' '.join(config.get('tags', []))}",
-             f"window      {feats.get('half_window')} words each side",
-             "features    " + ", ".join(f"{c['name']} {c['dim']}d ({len(vocab.get(c['name'], []))} keys)"
-                                        for c in feats.get("columns", [])),
-             f"network     {json.dumps(config.get('network'))}",
-             f"parameters  {params:,}"]
-    if "dev" in config:
-        lines.append(f"dev F1      {config['dev']['f1']:.2f} strict IOB2 (epoch {config['dev']['epoch']})")
-    if config.get("command"):
-        lines.append(f"made by     {config['command']}")
-    typer.echo("\n".join(lines))
+    about = {"model": str(path), "format": config.get("format"), "format_version": config.get("format_version"),
+             "nerwin_version": config.get("nerwin_version"), "task": config.get("task"), "tags": config.get("tags", []),
+             "window": feats.get("half_window"),
+             "features": [{"name": c["name"], "dim": c["dim"], "keys": len(vocab.get(c["name"], []))}
+                          for c in feats.get("columns", [])],
+             "network": config.get("network"), "parameters": sum(int(a.size) for a in arrays.values()),
+             "dev": config.get("dev"), "command": config.get("command"),
+             "continued_from": config.get("continued_from"), "card": card}
+    if fmt is ReportFormat.json:
+        typer.echo(json.dumps(about, indent=2, ensure_ascii=False))
+        return
+    typer.echo(_info_text(about))
+
+
+def _info_text(about: dict) -> str:
+    lines = []
+    card = about["card"] or {}
+    if card.get("name"):
+        lines.append(f"name        {card['name']}" + (f" {card['version']}" if card.get("version") else ""))
+    lines += [f"model       {about['model']}",
+              f"format      {about['format']} v{about['format_version']} (nerwin {about['nerwin_version'] or '?'})",
+              f"task        {about['task']}"]
+    if card.get("labels"):
+        lines.append(f"labels      {' '.join(card['labels'])}")
+    lines += [f"tags        {' '.join(about['tags'])}",
+              f"window      {about['window']} words each side",
+              "features    " + ", ".join(f"{c['name']} {c['dim']}d ({c['keys']} keys)" for c in about["features"]),
+              f"network     {json.dumps(about['network'])}",
+              f"parameters  {about['parameters']:,}"]
+    if about["dev"]:
+        lines.append(f"dev F1      {about['dev']['f1']:.2f} strict IOB2 (epoch {about['dev']['epoch']})")
+    for split in ("dev", "test"):
+        if split in card:
+            s = card[split]
+            types = ", ".join(f"{k} {v['f1']:.2f}" for k, v in s.get("per_type", {}).items())
+            lines.append(f"{split + ' scores':<12}F1 {s['f1']:.2f} strict IOB2" + (f"; {types}" if types else ""))
+    for split, f in card.get("data", {}).items():
+        size = f" {f['bytes']:,} bytes, sha256 {f['sha256'][:16]}..." if "sha256" in f else ""
+        lines.append(f"data        {split}: {f.get('file')}{size}")
+    if about["continued_from"]:
+        lines.append(f"continued   from {about['continued_from'].get('name')} ({about['continued_from'].get('model')})")
+    if about["command"]:
+        lines.append(f"made by     {about['command']}")
+    return "\n".join(lines)
 
 
 # ---- serve -----------------------------------------------------------------------------------------

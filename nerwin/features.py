@@ -188,6 +188,17 @@ class Featurizer:
             columns.append(FeatureColumn(name, dim, [PAD_KEY, UNK_KEY, *keys]))
         return cls(columns, half_window)
 
+    def extended(self, sentences: Sequence[Sequence[str]], min_counts: dict[str, int] | None = None) -> Featurizer:
+        """A featurizer for continuing training on new data: every column keeps its keys and their ids,
+        and the keys of `sentences` it lacks (by the same count floors as `build`) are appended after them,
+        so row i of an old embedding table still means what it meant."""
+        fresh = Featurizer.build(sentences, {c.name: c.dim for c in self.columns}, self.half, min_counts)
+        columns = []
+        for old, new in zip(self.columns, fresh.columns):
+            added = [k for k in new.vocab if k not in old.index]
+            columns.append(FeatureColumn(old.name, old.dim, [*old.vocab, *added]))
+        return Featurizer(columns, self.half)
+
     def ids(self, tokens: Sequence[str]) -> np.ndarray:
         """(n, columns) int64: each token's id in every column (UNK for keys not in a vocabulary).
 

@@ -21,15 +21,17 @@ from bench_common import data_folder, load_split, seconds_on_unseen_text
 
 AFFIX = ["--suffix-dim", "20", "--prefix-dim", "10", "--shape-dim", "10"]
 MORE = ["--feature", "suffix2=10", "--feature", "suffix4=10", "--feature", "prefix2=5", "--feature", "prefix4=10"]
+CLASSIC = ["--preset", "classic"]  # rows 1-7 build up from the classic preset
 ROWS = [
-    ("plain window: words + caps, word-level softmax, IOB2 Viterbi (the defaults)", []),
-    ("+ 3-letter suffix", ["--suffix-dim", "20"]),
-    ("+ 3-letter prefix, word shape", AFFIX),
-    ("+ CRF: sentence-level training, learned transitions", [*AFFIX, "--crf"]),
-    ("+ 2/4-letter suffixes and prefixes", [*AFFIX, "--crf", *MORE]),
-    ("+ input dropout 0.4", [*AFFIX, "--crf", *MORE, "--input-dropout", "0.4"]),
-    ("+ mean of the last 3 epochs' weights (the shipped model)", [*AFFIX, "--crf", *MORE, "--input-dropout", "0.4",
-                                                                  "--average", "3"]),
+    ("plain window: words + caps, word-level softmax, IOB2 Viterbi (`--preset classic`)", CLASSIC),
+    ("+ 3-letter suffix", [*CLASSIC, "--suffix-dim", "20"]),
+    ("+ 3-letter prefix, word shape", [*CLASSIC, *AFFIX]),
+    ("+ CRF: sentence-level training, learned transitions", [*CLASSIC, *AFFIX, "--crf"]),
+    ("+ 2/4-letter suffixes and prefixes", [*CLASSIC, *AFFIX, "--crf", *MORE]),
+    ("+ input dropout 0.4", [*CLASSIC, *AFFIX, "--crf", *MORE, "--input-dropout", "0.4"]),
+    ("+ mean of the last 3 epochs' weights (the shipped model)", [*CLASSIC, *AFFIX, "--crf", *MORE,
+                                                                  "--input-dropout", "0.4", "--average", "3"]),
+    ("+ O offset chosen on dev (the default preset: plain `nerwin train`)", []),
 ]
 
 

@@ -17,13 +17,31 @@ from nerwin.evaluation import evaluate
 from nerwin.serialize import write_json_atomic
 
 
-def _table(report: dict) -> str:
-    rows = ["| type | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
-    for kind, r in report["per_type"].items():
-        rows.append(f"| {kind} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} |")
-    rows.append(f"| **all (strict IOB2)** | {report['precision']:.2f} | {report['recall']:.2f} | "
-                f"**{report['f1']:.2f}** | {report['gold_entities']} |")
+def card_keys(model: Path, folder: Path, tagger) -> dict:
+    """The keys every trained model's scores.json holds (`nerwin.card`): name, version, labels, data files
+    with sha256 and sizes, command, dev and test scores per type."""
+    from nerwin.card import card_data, source_facts
+    from nerwin.data import load_corpus
+
+    card = card_data(tagger, load_corpus(folder), name=model.name, version=nerwin.__version__,
+                     data=source_facts(folder), command=tagger.config.get("command"))
+    for split in card["data"].values():  # the files as the README names them, beside a checkout
+        split["file"] = f"conll2003/{Path(split['file']).name}"
+    return card
+
+
+def _data_table(card: dict) -> str:
+    rows = ["| split | file | sentences | tokens | bytes | sha256 |", "|---|---|---:|---:|---:|---|"]
+    for split, f in card["data"].items():
+        rows.append(f"| {split} | `{f['file']}` | {f['sentences']:,} | {f['tokens']:,} | {f['bytes']:,} | "
+                    f"`{f['sha256']}` |")
     return "\n".join(rows)
+
+
+def _table(report: dict) -> str:
+    from nerwin.card import score_table
+
+    return score_table({**report, "entities": report["gold_entities"]})
 
 
 def main() -> None:
@@ -58,13 +76,18 @@ def main() -> None:
         "parameters": params,
         "machine": describe_machine(),
     }
-    write_json_atomic(model / "scores.json", scores)
+    keys = card_keys(model, folder, tagger)
+    write_json_atomic(model / "scores.json", {**keys, **scores})
     features = ", ".join(f"{c.name} {c.dim}-d" for c in tagger.featurizer.columns)
     averaged = f" weights averaged over the last {training['average']} epochs;" if training.get("average") else ""
     card = f"""# nerwin model: {model.name}
 
 A window tagger for English named entities (PER, LOC, ORG, MISC), trained by `nerwin train` on
 CoNLL-2003 train, with dev (`valid.txt`) for early stopping only.
+
+## Data
+
+{_data_table(keys)}
 
 ## How it was made
 

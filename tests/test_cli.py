@@ -17,6 +17,7 @@ from tests.helpers import (
     BUILD_ONLY,
     DAMAGES,
     GOOD_CONLL,
+    ROOT,
     SENTENCE,
     TINY_CLI,
     TOY,
@@ -56,7 +57,8 @@ def test_train_writes_a_model_and_its_log(tmp_path):
     out = tmp_path / "m"
     stdout = ok(run("train", out, "--data", TOY, *TINY_CLI))
     assert "best dev F1" in stdout and str(out) in stdout
-    assert {p.name for p in out.iterdir()} == {"config.json", "vocab.json", "weights.safetensors"}
+    assert {p.name for p in out.iterdir()} == {"config.json", "vocab.json", "weights.safetensors", "README.md",
+                                                "scores.json"}
     log = json.loads((tmp_path / "m.log.json").read_text())
     assert [e["epoch"] for e in log["epochs"]] == [1]
     assert 0 <= log["epochs"][0]["dev_f1"] <= 100
@@ -128,7 +130,8 @@ def test_train_without_data_fails_fast_when_the_hub_is_unreachable(tmp_path):
 
 
 def test_train_option_defaults_are_train_configs(tmp_path, monkeypatch):
-    """`nerwin train OUT` with no options trains exactly TrainConfig(): every default comes from it."""
+    """`nerwin train OUT` with no options trains exactly TrainConfig(), the default preset: every default
+    comes from it."""
     import nerwin.training
     from nerwin.training import TrainConfig, TrainResult
 
@@ -140,7 +143,7 @@ def test_train_option_defaults_are_train_configs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(nerwin.training, "train", fake_train)
     ok(run("train", tmp_path / "m", "--data", TOY, "--quiet"))
-    assert seen["config"] == TrainConfig()
+    assert seen["config"] == TrainConfig() == TrainConfig.preset("default")
     assert not seen["force"] and not seen["resume"]
     corpus = seen["corpus"]()  # the CLI hands over how to load the data; train loads it after its checks
     assert len(corpus["train"]) > 100 and set(corpus) == {"train", "validation", "test"}
@@ -338,3 +341,39 @@ def test_every_option_has_help():
     for command in ("train", "evaluate", "tag", "info"):
         stdout = ok(run(command, "--help"))
         assert "Usage" in stdout
+
+
+def test_every_positional_argument_shows_its_help():
+    """typer < 0.25 under click 8.5 dropped the help text of arguments (hence the pin on click)."""
+    import click
+    import typer.main
+
+    group = typer.main.get_command(app)
+    wide = {"COLUMNS": "400"}  # one line per argument, so its help is found whole
+    for name, command in group.commands.items():
+        stdout = ok(run(name, "--help", env=wide))
+        for param in command.params:
+            if isinstance(param, click.Argument):
+                assert param.help and param.help in stdout, (name, param.name, stdout)
+    assert "Text to tag; '-' reads one text a line from stdin." in ok(run("tag", "--help", env=wide))
+
+
+def test_version():
+    import nerwin
+
+    for flag in ("--version", "-V"):
+        assert ok(run(flag)).strip() == f"nerwin {nerwin.__version__}"
+
+
+def test_info_json(tiny_model):
+    about = json.loads(ok(run("info", tiny_model, "--format", "json")))
+    assert about["tags"][0] == "O" and "B-PER" in about["tags"]
+    assert about["parameters"] > 0 and about["dev"]["f1"] > 0
+    assert [c["name"] for c in about["features"]] == ["word", "caps"]
+    assert about["card"]["name"] == "model" and about["card"]["labels"] == ["LOC", "MISC", "ORG", "PER"]
+
+
+def test_info_of_the_shipped_model_shows_its_card():
+    stdout = ok(run("info", ROOT / "models" / "default", env={"COLUMNS": "400"}))
+    assert "name        default" in stdout and "labels      LOC MISC ORG PER" in stdout
+    assert "test scores F1 84.18" in stdout and "train.txt" in stdout and "sha256" in stdout

@@ -41,7 +41,7 @@ def test_round_trip_gives_identical_predictions(tmp_path, toy_corpus, tiny_model
 
 
 def test_model_files_are_json_and_safetensors_only(tiny_model, tiny_tagger):
-    assert {p.name for p in tiny_model.iterdir()} == FILES
+    assert {p.name for p in tiny_model.iterdir()} == FILES | {"README.md", "scores.json"}  # + the card (text, JSON)
     config = json.loads((tiny_model / "config.json").read_text(encoding="utf-8"))
     assert config["format"] == serialize.FORMAT and config["format_version"] == serialize.FORMAT_VERSION
     assert config["tags"] == tiny_tagger.tags and config["network"]["hidden"] == TINY.hidden

@@ -318,8 +318,8 @@ def test_tag_a_stream_of_100000_lines_answers_as_input_arrives_with_flat_memory(
 # ---- 4. faults during training: SIGKILL, --resume ---------------------------------------------------------
 
 # Slow enough (batches of 8 words) that an epoch on data/toy takes about a second with the JIT.
-KILL_OPTIONS = ["--data", str(TOY), "--epochs", "4", "--patience", "10", "--hidden", "16", "--word-dim", "8",
-                "--batch-size", "8", "--lr", "0.001", "--seed", "3", "--quiet"]
+KILL_OPTIONS = ["--data", str(TOY), "--preset", "classic", "--epochs", "4", "--patience", "10", "--hidden", "16",
+                "--word-dim", "8", "--batch-size", "8", "--lr", "0.001", "--seed", "3", "--quiet"]
 
 
 def _train_process(out: Path, *extra: str) -> subprocess.Popen:
