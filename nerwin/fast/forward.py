@@ -20,8 +20,8 @@ import numpy as np
 
 from ..decode import SMALL
 from ..features import Encoded
-from . import token_types
 from . import threads as threads_module
+from . import token_types
 from .threads import blas_on_one_thread, by_rows
 
 __all__ = ["KeptProjections", "Forward", "TypedEncoded"]
