@@ -243,7 +243,7 @@ def tag_cli(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Tag on this many processes."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip (and count) records that cannot be read "
                                   "instead of stopping."),
-    max_line_bytes: int = typer.Option(10_000_000, "--max-line-bytes", min=1,
+    max_line_bytes: int = typer.Option(4_000_000, "--max-line-bytes", min=1,
                                        help="Longest line (one text or record) read, in bytes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):

@@ -12,12 +12,12 @@ Outputs: stdout; one file (`--output FILE`); or a folder (`--output DIR`) holdin
 input, at the input's path under its folder with the format's suffix. An output file is written to a
 hidden `.NAME.partial` beside it, and after each batch a line appended to the journal `.NAME.progress`
 records how far input and output have got (input bytes and lines, output bytes), under a first line
-naming the settings, model and input file; the partial is renamed to NAME when its input is done. A rerun of the same command (after a crash, Ctrl-C or
-SIGKILL) skips finished outputs, cuts a partial back to its last recorded batch, seeks the input there
-and goes on, so the outputs equal those of a run never interrupted, byte for byte. A folder's
-`.nerwin-tag.json` names the settings and model its outputs came from: a rerun with other ones is refused
-(or with `force` redoes everything) instead of mixing the two. An HTML page is made in one piece at the
-end, so an interrupted one is redone whole.
+naming the settings, model and input file; the partial is renamed to NAME when its input is done. A
+rerun of the same command (after a crash, Ctrl-C or SIGKILL) skips finished outputs, cuts a partial back
+to its last recorded batch, seeks the input there and goes on, so the outputs equal those of a run never
+interrupted, byte for byte. A folder's `.nerwin-tag.json` names the settings and model its outputs came
+from: a rerun with other ones is refused (or with `force` redoes everything) instead of mixing the two.
+An HTML page is made in one piece at the end, so an interrupted one is redone whole.
 
 Batches are tagged and formatted (`nerwin.writers`) in this process or, with `jobs` > 1, on worker
 processes (`nerwin.workers`), and written here in input order.
@@ -65,7 +65,7 @@ class Options:
     jobs: int = 1
     force: bool = False
     skip_bad: bool = False
-    max_line_bytes: int = 10_000_000
+    max_line_bytes: int = 4_000_000
     progress: bool = False
 
 

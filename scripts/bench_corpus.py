@@ -93,7 +93,7 @@ def main() -> None:
                                    str(target), "--quiet", *model, *extra], env)
             target.unlink()
             rows.append((f"nerwin tag --file -F {fmt} {' '.join(extra)}".strip(), tokens / seconds, rss, seconds))
-        print(f"\n| run | tokens/s | of the API | peak RSS MB | wall s |\n|---|---:|---:|---:|---:|")
+        print("\n| run | tokens/s | of the API | peak RSS MB | wall s |\n|---|---:|---:|---:|---:|")
         for name, rate, rss, seconds in rows:
             print(f"| {name} | {rate:,.0f} | {rate / api:.0%} | {rss:,.0f} | {seconds:.1f} |")
 
