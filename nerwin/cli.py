@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -422,6 +421,18 @@ def evaluate_cli(
                    + format_calibration(report["calibration"]))
 
 
+@contextmanager
+def _destination(output: Path | None, force: bool):
+    """stdout, or a file written atomically."""
+    if output is None:
+        yield sys.stdout
+        return
+    from .serialize import atomic_text
+
+    with atomic_text(output, force) as f:
+        yield f
+
+
 def _refuse_existing(path: Path | None, force: bool) -> None:
     """The check `atomic_text` makes, made early: before a long job whose result could not be written."""
     if path is not None and path.exists() and not force:
@@ -450,144 +461,73 @@ def plot_cli(
 
 # ---- tag -------------------------------------------------------------------------------------------
 
+class InputFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
 @app.command("tag")
 def tag_cli(
     text: str | None = typer.Argument(None, help="Text to tag; '-' reads one text a line from stdin."),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Tag each line of this file."),
+    file: list[Path] = typer.Option([], "--file", "-f", help="Tag each line of this file, or of the files "
+                                    "under this folder that match --glob (recursively). Repeatable."),
     model: Path | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     fmt: TagFormat = typer.Option(TagFormat.text, "--format", "-F", help="text, json (one object a line), "
                                   "conll (token and tag a line), html (one self-contained page) or displacy "
                                   "(displaCy's manual-mode JSON, one object a line)."),
+    input_format: InputFormat = typer.Option(InputFormat.text, "--input-format", "-I",
+                                             help="text (a text a line) or jsonl (a JSON object a line; the "
+                                             "text under --text-key, other fields passed through)."),
+    text_key: str = typer.Option("text", "--text-key", help="The field holding the text in JSON Lines input."),
+    glob: str | None = typer.Option(None, "--glob", "-g", help="Files to take from a --file folder "
+                                    "(default: *.txt, or *.jsonl with --input-format jsonl)."),
     tokens: bool = typer.Option(False, "--tokens", "-t", help="Input is pre-tokenized: split on whitespace only."),
-    batch_size: int = typer.Option(512, "--batch-size", "-b", help="Lines tagged together."),
+    batch_size: int = typer.Option(512, "--batch-size", "-b", min=1, help="Lines tagged together."),
     min_score: float = typer.Option(0.0, "--min-score", help="Leave out entities scored under this (0 to 1)."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (one input) or folder "
+                                       "(one output file per input) instead of stdout; a rerun resumes an "
+                                       "interrupted run."),
+    force: bool = typer.Option(False, "--force", help="Replace existing --output files (and redo them all)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Tag on this many processes."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip (and count) records that cannot be read "
+                                  "instead of stopping."),
+    max_line_bytes: int = typer.Option(4_000_000, "--max-line-bytes", min=1,
+                                       help="Longest line (one text or record) read, in bytes."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
-    """Find the named entities in text: `nerwin tag "Samuel Quinn was arrested in Paris ."`."""
-    if (text is None) == (file is None):
+    """Find the named entities in text: `nerwin tag "Samuel Quinn was arrested in Paris ."`; files, folders,
+    stdin and JSON Lines too."""
+    from .corpus import Options, Settings, Source, find_sources, tag_corpus
+
+    if (text is None) == (not file):
         raise NerwinError("give a TEXT to tag, '-' for stdin, or --file FILE (one of them)")
     if not 0.0 <= min_score <= 1.0:
         raise NerwinError(f"--min-score must be between 0 and 1, got {min_score}")
-    if file is not None and not file.is_file():
-        raise NerwinError(f"{file}: no such file")
     if text is not None and text != "-" and not text.strip():
         raise NerwinError("nothing to tag: the text is empty")
+    if text is not None and text != "-" and input_format is InputFormat.jsonl:
+        raise NerwinError("--input-format jsonl reads files or stdin ('-'), not a TEXT")
+    if text is None:
+        sources = find_sources(file, glob or ("*.jsonl" if input_format is InputFormat.jsonl else "*.txt"))
+    else:
+        sources = [Source("<stdin>")] if text == "-" else [Source("<text>", text=text)]
+    folder = output is not None and (len(sources) > 1 or any(f.is_dir() for f in file) or output.is_dir())
     from .tagger import load
 
     tagger = load(model)
-    with _destination(output, force) as out:
-        if file is not None:
-            with open(file, encoding="utf-8", errors="replace") as f:
-                _tag_stream(tagger, _batches(f, batch_size), fmt, tokens, min_score, out)
-        elif text == "-":
-            _tag_stream(tagger, _batches(sys.stdin, batch_size), fmt, tokens, min_score, out)
-        else:
-            _tag_stream(tagger, iter([[text]]), fmt, tokens, min_score, out)
-
-
-@contextmanager
-def _destination(output: Path | None, force: bool):
-    """stdout, or a file written atomically."""
-    if output is None:
-        yield sys.stdout
-        return
-    from .serialize import atomic_text
-
-    with atomic_text(output, force) as f:
-        yield f
-
-
-def _batches(stream, size: int) -> Iterator[list[str]]:
-    """Lines of a stream in batches of up to `size`, handing a batch on early when no more input is
-    waiting (so interactive or slow input is answered as it arrives)."""
-    import select
-
-    batch: list[str] = []
-    try:
-        fileno = stream.fileno()
-    except (OSError, ValueError, AttributeError):
-        fileno = None
-    for line in stream:
-        batch.append(line.rstrip("\r\n"))
-        waiting = True
-        if fileno is not None:
-            try:
-                waiting = bool(select.select([fileno], [], [], 0)[0])
-            except (OSError, ValueError):
-                waiting = True
-        if len(batch) >= size or not waiting:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _tag_stream(tagger, batches: Iterator[list[str]], fmt: TagFormat, pretokenized: bool, min_score: float,
-                out) -> None:
-    import re
-
-    from .tokenize import Token
-
-    split = re.compile(r"\S+")
-    blocks, labels = [], set()  # html: the page is written once every text is tagged
-    for lines in batches:
-        if pretokenized:  # offsets into the line as it is, however it is spaced
-            tokenized = [[Token(m.group(), m.start(), m.end()) for m in split.finditer(line)] for line in lines]
-            entities = tagger.entities(tokenized, lines, min_score)
-        else:
-            spans, entities = tagger.tokens_and_entities(lines, min_score)
-            tokenized = [[Token._make(t) for t in toks] for toks in spans] if fmt is TagFormat.conll else spans
-        if fmt is TagFormat.html:
-            from .views import entities_html
-
-            blocks += [entities_html(line, ents) for line, ents in zip(lines, entities)]
-            labels.update(e.label for ents in entities for e in ents)
-            continue
-        lines_out = []
-        for line, toks, ents in zip(lines, tokenized, entities):
-            if fmt is TagFormat.json:
-                lines_out.append(json.dumps({"text": line, "entities": [e.to_dict() for e in ents]},
-                                            ensure_ascii=False))
-            elif fmt is TagFormat.displacy:
-                from .views import displacy
-
-                lines_out.append(json.dumps(displacy(line, ents), ensure_ascii=False))
-            elif fmt is TagFormat.conll:
-                tags = _token_tags(toks, ents)
-                lines_out.append("".join(f"{t.text}\t{g}\n" for t, g in zip(toks, tags)))
-            else:
-                lines_out.append(_bracketed(line, ents))
-        out.write("\n".join(lines_out) + "\n")
-        out.flush()
-    if fmt is TagFormat.html:
-        from .views import page
-
-        out.write(page(blocks, labels, title="nerwin: entities"))
-
-
-def _token_tags(tokens, entities) -> list[str]:
-    tags = ["O"] * len(tokens)
-    starts = {t.start: i for i, t in enumerate(tokens)}
-    for e in entities:
-        i = starts[e.start]
-        tags[i] = f"B-{e.label}"
-        i += 1
-        while i < len(tokens) and tokens[i].end <= e.end:
-            tags[i] = f"I-{e.label}"
-            i += 1
-    return tags
-
-
-def _bracketed(line: str, entities) -> str:
-    """'[Samuel Quinn]PER was arrested in [Paris]LOC .'"""
-    parts, at = [], 0
-    for e in entities:
-        parts.append(line[at:e.start])
-        parts.append(f"[{e.text}]{e.label}")
-        at = e.end
-    parts.append(line[at:])
-    return "".join(parts)
+    settings = Settings(fmt.value, input_format.value, text_key, tokens, min_score)
+    options = Options(batch_size, jobs, force, skip_bad, max_line_bytes,
+                      progress=not quiet and text is None and sys.stderr.isatty())
+    summary = tag_corpus(tagger, sources, settings, options, output, folder)
+    notes = []
+    if summary.finished_before:
+        notes.append(f"{summary.finished_before} finished output(s) of an earlier run kept")
+    if summary.bad:
+        notes.append(f"{summary.bad:,} bad record(s) skipped")
+    if notes or options.progress:
+        rate = summary.tokens / max(summary.seconds, 1e-9)
+        typer.echo(f"tagged {summary.records:,} records ({summary.tokens:,} tokens, {rate:,.0f} tokens/s)"
+                   + "".join(f"; {n}" for n in notes), err=True)
 
 
 # ---- info ------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import numpy as np
 from .errors import NerwinError
 
 __all__ = ["FORMAT", "CHECKPOINT_FORMAT", "FORMAT_VERSION", "save_folder", "load_folder", "write_json_atomic",
-           "atomic_text", "check_writable"]
+           "atomic_text", "check_writable", "folder_contents", "load_contents"]
 
 FORMAT = "nerwin-window-tagger"
 CHECKPOINT_FORMAT = "nerwin-training-checkpoint"
@@ -79,12 +79,22 @@ def write_json_atomic(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
+def folder_contents(config: dict, vocab: dict, arrays: dict[str, np.ndarray], *, format: str = FORMAT
+                    ) -> dict[str, bytes]:
+    """The bytes of a model folder's three files, as `save_folder` writes them and `load_contents` reads them
+    back (a tagger travels to other processes as these, never as code)."""
+    from safetensors.numpy import save as st_save
+
+    config = {"format": format, "format_version": FORMAT_VERSION, **config}
+    return {CONFIG: (json.dumps(config, indent=2) + "\n").encode(),
+            VOCAB: json.dumps(vocab, ensure_ascii=False).encode(),
+            WEIGHTS: st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()})}
+
+
 def save_folder(path: str | Path, config: dict, vocab: dict, arrays: dict[str, np.ndarray],
                 extra_files: dict[str, str] | None = None, *, format: str = FORMAT) -> Path:
     """Write a model folder (or with `format=CHECKPOINT_FORMAT` a checkpoint) atomically, replacing an
     existing one at `path`."""
-    from safetensors.numpy import save as st_save
-
     path = Path(path)
     finish_interrupted_save(path)
     if path.exists() and not (path / CONFIG).is_file():  # never replace what is not a model
@@ -96,10 +106,8 @@ def save_folder(path: str | Path, config: dict, vocab: dict, arrays: dict[str, n
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        config = {"format": format, "format_version": FORMAT_VERSION, **config}
-        _fsync_write(tmp / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
-        _fsync_write(tmp / VOCAB, json.dumps(vocab, ensure_ascii=False).encode())
-        _fsync_write(tmp / WEIGHTS, st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
+        for name, data in folder_contents(config, vocab, arrays, format=format).items():
+            _fsync_write(tmp / name, data)
         for name, text in (extra_files or {}).items():
             _fsync_write(tmp / name, text.encode())
     except BaseException:  # a failed write (disk full, Ctrl-C) leaves the old model and no half folder
@@ -147,28 +155,20 @@ def _remove_leftovers(path: Path) -> None:
 def _read_json(path: Path) -> dict:
     if not path.is_file():
         raise NerwinError(f"{path}: missing (not a complete nerwin model folder)")
+    return _parse_json(path.read_bytes(), path)
+
+
+def _parse_json(data: bytes, path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        parsed = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise NerwinError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
+    if not isinstance(parsed, dict):
         raise NerwinError(f"{path}: expected a JSON object")
-    return data
+    return parsed
 
 
-def load_folder(path: str | Path, *, format: str = FORMAT) -> tuple[dict, dict, dict[str, np.ndarray]]:
-    """(config, vocab, arrays) of a model folder (or with `format=CHECKPOINT_FORMAT` a checkpoint), checked;
-    NerwinError naming the file if anything is off."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load as st_load
-
-    path = Path(path)
-    finish_interrupted_save(path)
-    if not path.exists():
-        raise NerwinError(f"{path}: no such model")
-    if not path.is_dir():
-        raise NerwinError(f"{path}: a model is a folder holding {CONFIG}, {VOCAB} and {WEIGHTS}")
-    config = _read_json(path / CONFIG)
+def _check_format(config: dict, path: Path, format: str) -> None:
     found = config.get("format")
     if found != format:
         if found in _WHAT:  # a model given as a checkpoint, or a checkpoint as a model
@@ -180,12 +180,45 @@ def load_folder(path: str | Path, *, format: str = FORMAT) -> tuple[dict, dict, 
     if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
         raise NerwinError(f"{path / CONFIG}: model format version {version!r}; this nerwin reads version "
                           f"{FORMAT_VERSION} (upgrade nerwin to read newer models)")
+
+
+def _parse_weights(data: bytes, path: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as st_load
+
+    try:
+        return st_load(data)
+    except (SafetensorError, ValueError, OSError) as e:
+        raise NerwinError(f"{path}: damaged or truncated weights ({e})") from None
+
+
+def load_folder(path: str | Path, *, format: str = FORMAT) -> tuple[dict, dict, dict[str, np.ndarray]]:
+    """(config, vocab, arrays) of a model folder (or with `format=CHECKPOINT_FORMAT` a checkpoint), checked;
+    NerwinError naming the file if anything is off."""
+    path = Path(path)
+    finish_interrupted_save(path)
+    if not path.exists():
+        raise NerwinError(f"{path}: no such model")
+    if not path.is_dir():
+        raise NerwinError(f"{path}: a model is a folder holding {CONFIG}, {VOCAB} and {WEIGHTS}")
+    config = _read_json(path / CONFIG)
+    _check_format(config, path, format)
     vocab = _read_json(path / VOCAB)
     weights = path / WEIGHTS
     if not weights.is_file():
         raise NerwinError(f"{weights}: missing (not a complete nerwin model folder)")
     try:
-        arrays = st_load(weights.read_bytes())
-    except (SafetensorError, ValueError, OSError) as e:
-        raise NerwinError(f"{weights}: damaged or truncated weights ({e})") from None
-    return config, vocab, arrays
+        data = weights.read_bytes()
+    except OSError as e:
+        raise NerwinError(f"{weights}: cannot be read ({e})") from None
+    return config, vocab, _parse_weights(data, weights)
+
+
+def load_contents(files: dict[str, bytes], where: str | Path, *, format: str = FORMAT
+                  ) -> tuple[dict, dict, dict[str, np.ndarray]]:
+    """`load_folder` for a folder's files held in memory (`folder_contents`), checked the same way; errors
+    name `where`."""
+    where = Path(where)
+    config = _parse_json(files[CONFIG], where / CONFIG)
+    _check_format(config, where, format)
+    return config, _parse_json(files[VOCAB], where / VOCAB), _parse_weights(files[WEIGHTS], where / WEIGHTS)

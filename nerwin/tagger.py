@@ -7,7 +7,9 @@
 
 A call takes one raw string (tokenized like CoNLL-2003), a list of strings (many texts), or with
 `tag_tokens` pre-split sentences. Entities carry character offsets into the original string:
-`text[e.start:e.end] == e.text`.
+`text[e.start:e.end] == e.text`. `pipe` tags a stream of any length lazily, in order, in batches (also
+on several processes); a tagger pickles by its model files' content, so it travels to worker processes
+of any engine (multiprocessing, datasets, Ray) and the copy tags the same.
 
 Tagging is: tokenize, encode the tokens' features, run the network over every word's window, decode
 its outputs into valid IOB2 tags (Viterbi), and read the entities off the tags. That plain path is what
@@ -17,7 +19,8 @@ wing `nerwin.fast` (memos, the first layer by token types, both cores), which is
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -29,12 +32,13 @@ from . import binary, serialize
 from .autodiff.tensor import no_grad
 from .decode import allowed_transitions, crf_marginals, decode, log_softmax_rows
 from .errors import NerwinError
+from .fast.threads import CORES, blas_on_one_thread, threads_wanted
 from .features import Encoded, Featurizer
 from .model import WindowModel
 from .tags import check_tags, parse_tag
 from .tokenize import Token, tokenize
 
-__all__ = ["Entity", "Tagger", "load", "default_model_path", "MODEL_ENV"]
+__all__ = ["Entity", "Tagged", "Tagger", "load", "default_model_path", "MODEL_ENV"]
 
 MODEL_ENV = "NERWIN_MODEL"
 DEFAULT_MODEL = "default"
@@ -55,6 +59,32 @@ class Entity(NamedTuple):
 
 
 _new_entity = partial(tuple.__new__, Entity)  # an Entity from a tuple of its fields, with no Python frame
+
+
+class Tagged(NamedTuple):
+    """One batch's results flat, for writers that format many texts at once (`nerwin.writers`): the texts,
+    every token's text (when asked for), the tokens of each text, and every entity's text number, first
+    and last token (flat indices), character offsets in its text, label and score, in order."""
+
+    texts: list[str]
+    tokens: list[str] | None
+    lengths: np.ndarray
+    text_of: list[int]
+    firsts: np.ndarray
+    lasts: np.ndarray
+    starts: list[int]
+    ends: list[int]
+    labels: list[str]
+    scores: list[float]
+
+    def entities(self) -> list[list[Entity]]:
+        """The entities of each text."""
+        results: list[list[Entity]] = [[] for _ in self.texts]
+        strings = [self.texts[i][a:b] for i, a, b in zip(self.text_of, self.starts, self.ends)]
+        for i, entity in zip(self.text_of, map(_new_entity, zip(strings, self.labels, self.starts, self.ends,
+                                                                 self.scores))):
+            results[i].append(entity)
+        return results
 
 
 def default_model_path() -> Path:
@@ -90,7 +120,10 @@ class Tagger:
     BATCH = 8192  # windows scored at a time on the plain path
 
     def __init__(self, featurizer: Featurizer, model: WindowModel, tags: list[str], config: dict,
-                 fast: bool = True):
+                 fast: bool = True, threads: int | None = None):
+        """`threads`: how many threads tagging uses (default $NERWIN_THREADS, else every core)."""
+        self._threads_asked = threads
+        self._threads = threads_wanted(threads)
         self.featurizer = featurizer
         self.model = model.copy()
         self.tags = list(tags)
@@ -104,9 +137,28 @@ class Tagger:
         if fast:
             from .fast import FastPath
 
-            self._fast = FastPath(featurizer, self.model)
+            self._fast = FastPath(featurizer, self.model, self._threads)
         else:
             self._fast = None
+
+    @property
+    def threads(self) -> int:
+        """Threads one call uses: its batch split in row blocks, and BLAS held to one thread whenever this
+        is fewer than the cores (so that several tagging processes on one machine do not fight)."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, threads: int | None) -> None:
+        self._threads_asked = threads
+        self._threads = threads_wanted(threads)
+        if self._fast is not None:
+            self._fast.threads = self._fast.forward.threads = self._threads
+
+    def __reduce__(self):
+        """Pickled by its model files' content (JSON and safetensors bytes, no code, no path): the copy is
+        rebuilt by the loading code, checked like a folder, and tags identically. Memos are not carried."""
+        return _from_contents, (serialize.folder_contents(*self._parts()), self._fast is not None,
+                                self._threads_asked)
 
     # ---- the steps ---------------------------------------------------------------------------
     def prepare(self, texts: Sequence[str | Sequence[str]], tokens: bool = False
@@ -133,6 +185,10 @@ class Tagger:
     def predict(self, enc: Encoded, raw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(tag ids, probability of each chosen tag) for every token, decoded into valid IOB2 (from `raw`,
         the network's outputs for `enc`, when the caller already has them)."""
+        with blas_on_one_thread() if self._threads < CORES else nullcontext():
+            return self._predict(enc, raw)
+
+    def _predict(self, enc: Encoded, raw: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         raw = self.outputs(enc) if raw is None else raw
         if self.binary:  # one logit: "is this word (part of) a location?"
             return binary.decode(raw, enc.lengths)
@@ -163,9 +219,14 @@ class Tagger:
                   min_score: float = 0.0) -> list[list[Entity]]:
         """The entities of encoded texts, those scored under `min_score` left out; `starts` and `ends` give
         every token's offsets, texts in turn."""
-        results: list[list[Entity]] = [[] for _ in texts]
+        return self._tagged(enc, starts, ends, texts, None, min_score).entities()
+
+    def _tagged(self, enc: Encoded, starts: np.ndarray, ends: np.ndarray, texts: Sequence[str],
+                tokens: list[str] | None, min_score: float = 0.0) -> Tagged:
+        """The entities of encoded texts, flat (`Tagged`); see `_entities`."""
+        none = np.zeros(0, np.int64)
         if not len(enc.positions):
-            return results
+            return Tagged(list(texts), tokens, enc.lengths, [], none, none, [], [], [], [])
         ids, probs = self.predict(enc)
         # decoding gives valid IOB2: an entity is a B-X and the I-X that follow it
         prefix = self._prefix[ids]
@@ -178,12 +239,9 @@ class Tagger:
             keep = scores >= min_score
             firsts, lasts, scores = firsts[keep], lasts[keep], scores[keep]
         text_of = np.searchsorted(np.cumsum(enc.lengths), firsts, side="right").tolist()
-        a, b = starts[firsts].tolist(), ends[lasts].tolist()
-        strings = [texts[i][start:end] for i, start, end in zip(text_of, a, b)]
         labels = [self._labels[label] for label in ids[firsts].tolist()]
-        for i, entity in zip(text_of, map(_new_entity, zip(strings, labels, a, b, scores.tolist()))):
-            results[i].append(entity)
-        return results
+        return Tagged(list(texts), tokens, enc.lengths, text_of, firsts, lasts, starts[firsts].tolist(),
+                      ends[lasts].tolist(), labels, scores.tolist())
 
     # ---- public API --------------------------------------------------------------------------
     def tag_encoded(self, enc: Encoded, raw: np.ndarray | None = None) -> list[list[str]]:
@@ -216,6 +274,52 @@ class Tagger:
         _, starts, ends, enc = self.prepare(texts)
         return self._entities(enc, starts, ends, _strings(texts), min_score)
 
+    def tag_flat(self, texts: Sequence[str | Sequence[str]], min_score: float = 0.0, tokens: bool = False
+                 ) -> Tagged:
+        """`tag_texts` with the results flat (`Tagged`), and with `tokens` every token's text: what writers
+        that format a whole batch at once take."""
+        words, starts, ends, enc = self.prepare(texts, tokens=tokens)
+        return self._tagged(enc, starts, ends, _strings(texts), words, min_score)
+
+    def tag_flat_tokens(self, tokenized: Sequence[Sequence[tuple[str, int, int]]], texts: Sequence[str],
+                        min_score: float = 0.0) -> Tagged:
+        """`tag_flat` for texts already split into (text, start, end) tokens with offsets into them."""
+        enc = self.featurizer.encode([[t[0] for t in toks] for toks in tokenized])
+        return self._tagged(enc, np.array([t[1] for toks in tokenized for t in toks], dtype=np.int64),
+                            np.array([t[2] for toks in tokenized for t in toks], dtype=np.int64), texts,
+                            [t[0] for toks in tokenized for t in toks], min_score)
+
+    def pipe(self, texts: Iterable, batch_size: int = 512, n_process: int = 1, as_tuples: bool = False,
+             min_score: float = 0.0) -> Iterator:
+        """Entities of a stream of texts, lazily and in input order: `batch_size` texts are read, tagged
+        together and yielded one entity list each, so memory stays bounded however long the stream. With
+        `as_tuples`, items are (text, context) and (entities, context) come out, so ids travel with their
+        results. `n_process` > 1 tags on that many worker processes (started with spawn, each given this
+        tagger once, on `threads // n_process` threads; -1: one per core), a bounded number of batches in
+        flight. If reading the stream fails, the texts read before it are still tagged and yielded first."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be 1 or more, got {batch_size}")
+        if n_process == -1:
+            n_process = CORES
+        if n_process < 1:
+            raise ValueError(f"n_process must be 1 or more (or -1: one per core), got {n_process}")
+        batches = _batched(texts, batch_size)
+        split = _contexts if as_tuples else (lambda batch: (batch, None))
+        if n_process == 1:
+            results = ((batch, self.tag_texts(split(batch)[0], min_score)) for batch in batches)
+        else:
+            from .workers import Workers
+
+            workers = Workers(self, n_process, max(1, self._threads // n_process))
+            results = workers.map(partial(_tag_texts, min_score=min_score), batches, lambda b: split(b)[0])
+        try:
+            for batch, found in results:
+                contexts = split(batch)[1]
+                yield from (found if contexts is None else zip(found, contexts))
+        finally:
+            if n_process > 1:
+                workers.close()
+
     def __call__(self, text: str | Sequence[str], min_score: float = 0.0) -> list[Entity] | list[list[Entity]]:
         """Entities of one raw string; or, given a list of strings, a list of entity lists. Entities whose
         score is under `min_score` are left out."""
@@ -224,20 +328,30 @@ class Tagger:
         return self.tag_texts(text, min_score)
 
     # ---- files -------------------------------------------------------------------------------
-    def save(self, path: str | Path, card: str | None = None) -> Path:
+    def _parts(self) -> tuple[dict, dict, dict[str, np.ndarray]]:
+        """(config, vocab, arrays): what a model folder holds."""
         vocab = {c.name: c.vocab for c in self.featurizer.columns}
         config = dict(self.config)
         config["features"] = {"half_window": self.featurizer.half,
                               "columns": [{"name": c.name, "dim": c.dim} for c in self.featurizer.columns]}
         config["tags"] = self.tags
         config["network"] = self.model.hparams()
+        return config, vocab, self.model.state_dict()
+
+    def save(self, path: str | Path, card: str | None = None) -> Path:
         extra = {"README.md": card} if card else None
-        return serialize.save_folder(path, config, vocab, self.model.state_dict(), extra)
+        return serialize.save_folder(path, *self._parts(), extra)
 
     @classmethod
-    def load(cls, path: str | Path) -> Tagger:
+    def load(cls, path: str | Path, threads: int | None = None) -> Tagger:
         config, vocab, arrays = serialize.load_folder(path)
-        where = Path(path) / serialize.CONFIG
+        return cls.from_parts(config, vocab, arrays, Path(path), threads=threads)
+
+    @classmethod
+    def from_parts(cls, config: dict, vocab: dict, arrays: dict[str, np.ndarray], path: Path,
+                   fast: bool = True, threads: int | None = None) -> Tagger:
+        """A tagger from a model folder's content as `serialize` reads it; errors name `path`."""
+        where = path / serialize.CONFIG
         try:
             feats = config["features"]
             columns = [{"name": c["name"], "dim": c["dim"], "vocab": vocab[c["name"]]} for c in feats["columns"]]
@@ -257,7 +371,7 @@ class Tagger:
         # hostile config could otherwise ask for terabytes).
         saved = sum(int(a.size) for a in arrays.values())
         if size != saved:
-            raise NerwinError(f"{Path(path) / serialize.WEIGHTS}: holds {saved:,} numbers but {where} "
+            raise NerwinError(f"{path / serialize.WEIGHTS}: holds {saved:,} numbers but {where} "
                               f"describes a network of {size:,}")
         try:
             model = WindowModel.from_hparams(net, [len(c.vocab) for c in featurizer.columns], dims,
@@ -267,15 +381,54 @@ class Tagger:
         try:
             model.load_state_dict(arrays)
         except ValueError as e:
-            raise NerwinError(f"{Path(path) / serialize.WEIGHTS}: does not match {where}: {e}") from None
-        return cls(featurizer, model, tags, config)
+            raise NerwinError(f"{path / serialize.WEIGHTS}: does not match {where}: {e}") from None
+        return cls(featurizer, model, tags, config, fast=fast, threads=threads)
 
 
-def load(path: str | Path | None = None) -> Tagger:
-    """Load a model folder; without a path, the model shipped with nerwin."""
+def load(path: str | Path | None = None, threads: int | None = None) -> Tagger:
+    """Load a model folder; without a path, the model shipped with nerwin. `threads`: how many threads it
+    tags on (default $NERWIN_THREADS, else every core)."""
     if path is None:
         path = default_model_path()
         if not (Path(path) / serialize.CONFIG).is_file():
             raise NerwinError(f"{path}: the default model is not installed; train one with `nerwin train` "
                               "and pass its folder")
-    return Tagger.load(path)
+    return Tagger.load(path, threads=threads)
+
+
+def _from_contents(files: dict[str, bytes], fast: bool, threads: int | None) -> Tagger:
+    """A pickled tagger rebuilt (see `Tagger.__reduce__`)."""
+    config, vocab, arrays = serialize.load_contents(files, "<pickled tagger>")
+    return Tagger.from_parts(config, vocab, arrays, Path("<pickled tagger>"), fast=fast, threads=threads)
+
+
+def _tag_texts(tagger: Tagger, texts: list, min_score: float) -> list[list[Entity]]:
+    return tagger.tag_texts(texts, min_score)
+
+
+def _contexts(batch: list) -> tuple[list, list]:
+    """(texts, contexts) of a batch of (text, context) pairs."""
+    for item in batch:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise ValueError(f"with as_tuples, every item must be a (text, context) pair, got {item!r:.80}")
+    return [t for t, _ in batch], [c for _, c in batch]
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of `size` items in turn (the last may be shorter). If the iterable raises, the items read
+    before are handed on first, then the error."""
+    it = iter(items)
+    while True:
+        batch = []
+        try:
+            for _ in range(size):
+                batch.append(next(it))
+        except StopIteration:
+            if batch:
+                yield batch
+            return
+        except BaseException:
+            if batch:
+                yield batch
+            raise
+        yield batch

@@ -24,11 +24,13 @@ __all__ = ["FastPath", "Prepared", "Preparer", "Forward", "TypedEncoded"]
 
 
 class FastPath:
-    """A tagger's fast wing: its preparer (memos of the text it has met) and its forward pass (weights copied)."""
+    """A tagger's fast wing: its preparer (memos of the text it has met) and its forward pass (weights copied),
+    on `threads` threads."""
 
-    def __init__(self, featurizer: Featurizer, model):
+    def __init__(self, featurizer: Featurizer, model, threads: int = threads.CORES):
+        self.threads = threads
         self.preparer = Preparer(featurizer)
-        self.forward = Forward(model)
+        self.forward = Forward(model, threads)
 
     def prepare(self, texts: Sequence[str | Sequence[str]], tokens: bool = False) -> Prepared:
         return self.preparer.prepare(texts, tokens)
@@ -36,9 +38,8 @@ class FastPath:
     def outputs(self, enc: Encoded) -> np.ndarray:
         return self.forward.outputs(enc)
 
-    @staticmethod
-    def both(first: Callable, second: Callable, rows: int) -> tuple:
-        """(first(), second()): side by side on two cores for big inputs (both release the GIL)."""
-        if rows < SMALL or threads.CORES < 2:
+    def both(self, first: Callable, second: Callable, rows: int) -> tuple:
+        """(first(), second()): side by side on two threads for big inputs (both release the GIL)."""
+        if rows < SMALL or self.threads < 2:
             return first(), second()
         return threads.together(first, second)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..decode import small
 from ..features import Encoded
+from . import threads as threads_module
 from . import token_types
 from .threads import blas_on_one_thread, by_rows
 
@@ -118,9 +119,11 @@ class _Workspace:
 
 
 class Forward:
-    """The outputs (N, n_out) of a WindowModel in eval mode, from a copy of its weights taken now."""
+    """The outputs (N, n_out) of a WindowModel in eval mode, from a copy of its weights taken now, a batch
+    split over `threads` threads."""
 
-    def __init__(self, model):
+    def __init__(self, model, threads: int = threads_module.CORES):
+        self.threads = threads
         self.tables = [e.weight.data.copy() for e in model.embeddings]
         self.w1, self.b1 = model.hidden.weight.data.copy(), model.hidden.bias.data.copy()
         self.w2, self.b2 = model.output.weight.data.copy(), model.output.bias.data.copy()
@@ -214,8 +217,8 @@ class Forward:
             self._output(h[a:b], outputs[a:b])
 
         with blas_on_one_thread():  # the row blocks run on our threads; BLAS's own would spin against them
-            by_rows(len(todo), project)
-            by_rows(n, layers)
+            by_rows(len(todo), project, self.threads)
+            by_rows(n, layers, self.threads)
         if keys is not None:
             ws.kept.keep(keys, missing)
         return outputs

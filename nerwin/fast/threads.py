@@ -4,6 +4,12 @@ numpy's elementwise loops, BLAS and the Numba kernels (compiled `nogil`) release
 split into row blocks runs on all cores from plain Python threads. OpenBLAS's own worker threads would
 then spin-wait on the same cores after each product (measured: ~30% slower), so while any split is
 running, BLAS is limited to one thread (threadpoolctl) and restored when the last one leaves.
+
+How many threads one tagger uses is its own setting (`Tagger(threads=N)`, default $NERWIN_THREADS or the
+cores this process may run on): its batches are split into that many row blocks, and a tagger held to
+fewer threads than the cores keeps BLAS on one thread for all its work, so that several tagging processes
+on one machine (`--jobs`, Ray actors) do not fight. No Numba kernel of nerwin runs threads of its own (no
+`prange`), so Numba's thread pool never starts.
 """
 from __future__ import annotations
 
@@ -18,9 +24,25 @@ import numpy as np
 if TYPE_CHECKING:  # imported where first used: concurrent.futures costs ~15 ms of start-up
     from concurrent.futures import Future, ThreadPoolExecutor
 
-__all__ = ["CORES", "by_rows", "in_background", "blas_on_one_thread", "together"]
+__all__ = ["CORES", "THREADS_ENV", "threads_wanted", "by_rows", "in_background", "blas_on_one_thread", "together"]
 
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+THREADS_ENV = "NERWIN_THREADS"
+
+
+def threads_wanted(threads: int | None = None) -> int:
+    """The threads a tagger uses: `threads` if given, else $NERWIN_THREADS, else every core it may run on."""
+    if threads is None:
+        value = os.environ.get(THREADS_ENV, "").strip()
+        if not value:
+            return CORES
+        try:
+            threads = int(value)
+        except ValueError:
+            raise ValueError(f"${THREADS_ENV} must be a whole number of threads, got {value!r}") from None
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be 1 or more, got {threads!r}")
+    return threads
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
 
@@ -34,14 +56,14 @@ def _pool(name: str, workers: int) -> ThreadPoolExecutor:
         return _pools[name]
 
 
-def by_rows(n: int, work: Callable[[int, int], None]) -> None:
-    """work(a, b) over row blocks [a, b) of [0, n), one block per core for 256 rows or more.
+def by_rows(n: int, work: Callable[[int, int], None], blocks: int = CORES) -> None:
+    """work(a, b) over row blocks [a, b) of [0, n), `blocks` of them (one per thread) for 256 rows or more.
     `work` must write only its own rows."""
-    if n < 256 or CORES < 2:
+    if n < 256 or blocks < 2:
         work(0, n)
         return
-    bounds = np.linspace(0, n, CORES + 1).astype(int).tolist()
-    pool = _pool("rows", CORES)
+    bounds = np.linspace(0, n, blocks + 1).astype(int).tolist()
+    pool = _pool(f"rows{blocks}", blocks)
     for future in [pool.submit(work, a, b) for a, b in zip(bounds[:-1], bounds[1:])]:
         future.result()
 
@@ -62,7 +84,7 @@ class _BlasLimit:
 
     def enter(self) -> None:
         with self.lock:
-            if self.inside == 0 and CORES > 1:
+            if self.inside == 0:
                 if self.controller is None:
                     from threadpoolctl import ThreadpoolController
 
