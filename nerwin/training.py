@@ -486,8 +486,9 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
             raise NerwinError(f"{ckpt}: no checkpoint to resume from")
     elif out is not None:
         check_writable(out, force)
-    if curves_path is not None and Path(curves_path).exists() and not (force or resume):
-        raise NerwinError(f"{curves_path}: already exists; pass --force to replace it")
+    for beside in (log_path, curves_path):  # the log and its picture are never replaced silently either
+        if beside is not None and Path(beside).exists() and not (force or resume):
+            raise NerwinError(f"{beside}: already exists; pass --force to replace it")
     corpus = corpus() if callable(corpus) else corpus
     data = prepare(corpus, config, init)
     rngs = Rngs.from_seed(config.seed)

@@ -65,6 +65,11 @@ def test_train_draws_the_curves_beside_the_model_and_refuses_to_replace_them(tmp
     assert again.exit_code == 1 and "m2.curves.svg" in again.stderr and "--force" in again.stderr
     assert (tmp_path / "m2.curves.svg").read_text() == "mine" and not (tmp_path / "m2").exists()
 
+    (tmp_path / "m3.log.json").write_text("mine")  # the same for the training log
+    again = runner.invoke(app, ["train", str(tmp_path / "m3"), "--data", str(small_toy_folder), *TINY_CLI])
+    assert again.exit_code == 1 and "m3.log.json" in again.stderr and "--force" in again.stderr
+    assert (tmp_path / "m3.log.json").read_text() == "mine" and not (tmp_path / "m3").exists()
+
 
 def test_plot_redraws_a_log_beside_it_and_never_over_a_file_without_force(tmp_path):
     log = tmp_path / "run.log.json"
