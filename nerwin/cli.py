@@ -35,7 +35,7 @@ class NerwinGroup(TyperGroup):
 
 
 app = typer.Typer(name="nerwin", cls=NerwinGroup, no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False,
+                  pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Named-entity recognition for English with a window network written from scratch.")
 
 
