@@ -107,6 +107,17 @@ def test_fast_strict_f1_equals_seqeval_strict_on_valid_iob2(pairs):
     by_type = strict_f1_by_type(gold, pred)
     assert set(by_type) == set(report["per_type"])
     assert all(by_type[k] == pytest.approx(report["per_type"][k]["f1"]) for k in by_type)
+    # what a model card holds, also without seqeval: the same figures, and conlleval's F1 is the strict one
+    from nerwin.metrics import strict_scores
+
+    quick = strict_scores(gold, pred)
+    for key in ("precision", "recall", "f1"):
+        assert quick[key] == pytest.approx(report[key])
+    assert quick["f1"] == pytest.approx(report["conlleval"]["f1"])
+    assert quick["gold_entities"] == report["gold_entities"]
+    assert quick["per_type"].keys() == report["per_type"].keys()
+    for kind, row in quick["per_type"].items():
+        assert row == pytest.approx(report["per_type"][kind]), kind
 
 
 # ---- error analysis -------------------------------------------------------------------------------
