@@ -8,7 +8,8 @@ the same batches in the same order (one shared seed per epoch). After a warm-up 
 cache load, PyTorch's first steps; all start from the same initial weights), epochs alternate nerwin /
 torch Adam (default) / torch Adam (foreach) / torch Adam (fused), so the machine's state is shared fairly.
 Prints tokens/s for each, the ratios, nerwin's per-step breakdown, compile time, peak memory, and dev
-F1 after the same epochs.
+F1 after the same epochs; then the step's matrix products timed alone (sgemm through numpy on the same
+shapes, in the same run) as the bound a step could reach, and nerwin's share of it.
 Without PyTorch (the optional `bench` extra), nerwin alone is measured.
 """
 from __future__ import annotations
@@ -175,6 +176,24 @@ def copy_weights(torch, state: dict[str, np.ndarray], model) -> None:
             layer.bias.copy_(torch.from_numpy(state[f"{name}.bias"]))
 
 
+def gemm_bound(n: int, d: int, h: int, o: int, reps: int = 300) -> tuple[float, float]:
+    """(seconds, FLOPs) of one training step's six matrix products alone, float32, median of `reps`:
+    forward X W1 and A W2; backward A^T dS, dS W2^T, X^T dH, dH W1^T (the input's gradient feeds the
+    embedding rows)."""
+    rng = np.random.default_rng(0)
+    x, w1, a, w2, ds, dh = (rng.standard_normal(s, dtype=np.float32)
+                            for s in ((n, d), (d, h), (n, h), (h, o), (n, o), (n, h)))
+    outs = [np.empty(s, np.float32) for s in ((n, h), (n, o), (h, o), (n, h), (d, h), (n, d))]
+    pairs = [(x, w1), (a, w2), (a.T, ds), (ds, w2.T), (x.T, dh), (dh, w1.T)]
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        for (p, q), out in zip(pairs, outs):
+            np.matmul(p, q, out=out)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)), 2.0 * n * (3 * d * h + 3 * h * o)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", help="CoNLL folder (default: $NERWIN_DATA or ../shared/data/conll2003)")
@@ -231,7 +250,13 @@ def main() -> None:
         print(f"  {run.name:<24} {rate:>10,.0f} tokens/s   dev F1 {f1:6.2f}{ratio}")
     steps = max(nerwin_run.steps, 1)
     parts = "  ".join(f"{k} {v / steps * 1e3:.3f}" for k, v in nerwin_run.parts.items())
-    print(f"\nnerwin per step (ms): {parts}  total {sum(nerwin_run.parts.values()) / steps * 1e3:.3f}")
+    step = sum(nerwin_run.parts.values()) / steps
+    print(f"\nnerwin per step (ms): {parts}  total {step * 1e3:.3f}")
+    width = data.fz.width
+    bound, flops = gemm_bound(args.batch_size, width * (WORD_DIM + CAPS_DIM), HIDDEN, len(data.tags))
+    print(f"the step's six matrix products alone (sgemm via numpy, same shapes, median of 300): {bound * 1e3:.3f} ms "
+          f"= {flops / bound / 1e9:.0f} GFLOP/s; nerwin's step {flops / step / 1e9:.0f} GFLOP/s, "
+          f"{100 * bound / step:.0f}% of that bound ({flops / args.batch_size / 1e6:.2f} MFLOP a token)")
     print(f"peak memory of this process (both frameworks): {peak_rss_mb():.0f} MB")
 
 
