@@ -219,3 +219,34 @@ def external_references(markup: str) -> list[str]:
     found += [f"{tag}[{k}]" for tag, attrs in parse_marks(markup).tags for k in attrs if k in ("src", "href")]
     found += [s for s in ("url(", "@import", "http:", "https:", "//") if s in markup]
     return found
+
+
+# ---- the CLI in-process: run a command, and check it succeeded or failed the nerwin way ------------------
+
+def run(*args, input: str | None = None, env: dict | None = None):
+    """`nerwin ARGS...` in this process (typer's CliRunner); the result has exit_code, stdout, stderr."""
+    from typer.testing import CliRunner
+
+    from nerwin.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], input=input, env=env)
+
+
+def ok(result) -> str:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
+
+
+def fails(result, *needles: str, warnings_before: bool = False) -> str:
+    """The command failed the nerwin way: exit 1, no traceback, its error as one line on stderr (the
+    only line, or with `warnings_before` the last one) holding each of `needles`. Returns that line."""
+    assert result.exit_code == 1, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    if not warnings_before:
+        assert len(lines) == 1, result.stderr
+    line = lines[-1]
+    assert line.startswith("error: "), line
+    for needle in needles:
+        assert needle in line, (needle, line)
+    return line

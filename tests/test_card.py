@@ -14,8 +14,7 @@ from nerwin.card import file_facts, portable_path, read_card
 from nerwin.errors import NerwinError
 from nerwin.tagger import load
 from nerwin.training import O_OFFSETS, train
-from tests.helpers import ROOT, TINY, TINY_CLI, TOY
-from tests.test_cli import fails, ok, run
+from tests.helpers import ROOT, TINY, TINY_CLI, TOY, fails, ok, run
 
 # an absolute POSIX path or a Windows drive path, where a word starts
 ABSOLUTE = re.compile(r"(^|[\s`'\"(=:])(/[A-Za-z0-9_.-]+/|[A-Za-z]:\\)")

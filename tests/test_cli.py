@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from nerwin.cli import app
 from nerwin.tags import repair_iob2
@@ -24,32 +23,11 @@ from tests.helpers import (
     TOY_TEST,
     TOY_TRAIN,
     conll,
+    fails,
+    ok,
+    run,
     write_conll,
 )
-
-runner = CliRunner()
-
-
-def run(*args: str | Path, input: str | None = None, env: dict | None = None):
-    return runner.invoke(app, [str(a) for a in args], input=input, env=env)
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result.stdout
-
-
-def fails(result, *needles: str) -> str:
-    """The command failed the nerwin way: exit 1, one line on stderr, no traceback. Returns that line."""
-    assert result.exit_code == 1, (result.exit_code, result.output, result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
-
 
 # ---- train -----------------------------------------------------------------------------------------
 

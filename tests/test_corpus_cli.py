@@ -8,13 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from nerwin.cli import app
-from tests.helpers import ROOT, SENTENCE, TOY_TEST
+from tests import helpers
+from tests.helpers import ROOT, SENTENCE, TOY_TEST, ok
 
 runner = CliRunner()
 NERWIN = [sys.executable, "-m", "nerwin.cli"]
@@ -25,19 +27,7 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def ok(result) -> str:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result.stdout
-
-
-def fails(result, *needles: str) -> str:
-    assert result.exit_code == 1, (result.exit_code, result.output, result.exception)
-    assert "Traceback" not in result.output
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ")
-    for needle in needles:
-        assert needle in last, (needle, last)
-    return last
+fails = partial(helpers.fails, warnings_before=True)  # --skip-bad warnings may come before the error
 
 
 def toy_lines() -> list[str]:

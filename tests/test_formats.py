@@ -11,8 +11,7 @@ from nerwin.errors import NerwinError
 from nerwin.readers.hub import convert_hub_corpus
 from nerwin.schemes import encode
 from nerwin.tags import spans
-from tests.helpers import TOY_TEST, TOY_TRAIN, TOY_VALID, read_toy_corpus
-from tests.test_cli import fails, ok, run
+from tests.helpers import TOY_TEST, TOY_TRAIN, TOY_VALID, fails, ok, read_toy_corpus, run
 
 # Odd label names: hyphens, dots, underscores, non-ASCII.
 ODD = {"PER": "Person.Name", "LOC": "Ort.Stadt", "ORG": "creative-work", "MISC": "LEGISLAÇÃO_2"}

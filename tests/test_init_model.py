@@ -99,7 +99,7 @@ def test_the_network_shape_comes_from_the_model(base, new_corpus, tmp_path):
 
 
 def test_cli_init_model(base, new_corpus, tmp_path):
-    from tests.test_cli import fails, ok, run
+    from tests.helpers import fails, ok, run
 
     (tmp_path / "train.txt").write_text(to_conll(new_corpus["train"]), encoding="utf-8")
     (tmp_path / "dev.txt").write_text(to_conll(new_corpus["validation"]), encoding="utf-8")

@@ -8,8 +8,7 @@ import nerwin.training
 from nerwin.errors import NerwinError
 from nerwin.train_config import PRESETS, TrainConfig
 from nerwin.training import TrainResult
-from tests.helpers import TOY
-from tests.test_cli import fails, ok, run
+from tests.helpers import TOY, fails, ok, run
 
 
 def test_the_default_preset_is_the_shipped_configuration_and_classic_row_1():
