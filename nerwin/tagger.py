@@ -211,9 +211,7 @@ class Tagger:
                  ) -> list[list[Entity]]:
         """Entities of texts already split into tokens: (text, start, end) tuples such as Tokens, with
         offsets into the matching text."""
-        enc = self.featurizer.encode([[t[0] for t in toks] for toks in tokenized])
-        return self._entities(enc, np.array([t[1] for toks in tokenized for t in toks], dtype=np.int64),
-                              np.array([t[2] for toks in tokenized for t in toks], dtype=np.int64), texts, min_score)
+        return self.tag_flat_tokens(tokenized, texts, min_score).entities()
 
     def _entities(self, enc: Encoded, starts: np.ndarray, ends: np.ndarray, texts: Sequence[str],
                   min_score: float = 0.0) -> list[list[Entity]]:
