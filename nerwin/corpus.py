@@ -37,6 +37,7 @@ from functools import partial
 from pathlib import Path
 
 from .errors import NerwinError
+from .serialize import write_json_atomic
 from .writers import SUFFIX, WRITERS
 
 __all__ = ["Settings", "Options", "Source", "Summary", "find_sources", "tag_corpus", "render", "MANIFEST"]
@@ -282,12 +283,6 @@ def _hidden(path: Path, what: str) -> Path:
     return path.with_name(f".{path.name}.{what}")
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class _OutputFile:
     """One output file written through `.NAME.partial`, with a journal `.NAME.progress`: a JSON line naming
     the work (settings, model, input file), then a line per batch written, "input-bytes lines bad
@@ -420,7 +415,7 @@ def plan_outputs(sources: list[Source], output: Path | None, settings: Settings,
         if clash is not None:
             raise NerwinError(f"{clash}: already exists; pass --force to replace it")
     output.mkdir(parents=True, exist_ok=True)
-    _write_json(where, manifest)
+    write_json_atomic(where, manifest)
     todo = [s for s in sources if fresh or not s.output.exists()]
     if force:
         for source in sources:  # redo: no partial of the earlier run is taken up
