@@ -201,6 +201,13 @@ def train_cli(
     calibrate: bool = typer.Option(_DEFAULT.calibrate, "--calibrate/--no-calibrate",
                                    help="When training ends, lower the O score by the offset that gives the "
                                    "best dev F1 (kept in the model)."),
+    two_pass: bool = typer.Option(_DEFAULT.two_pass, "--two-pass/--one-pass",
+                                  help="Read the whole document: a second pass sees the first pass's tags of "
+                                  "the same words and names elsewhere in the document."),
+    folds: int = typer.Option(_DEFAULT.folds, "--folds", help="Two-pass: the first pass's tags of the "
+                              "training data come from this many cross-validation folds."),
+    doc_dim: int = typer.Option(_DEFAULT.doc_dim, "--doc-dim", help="Two-pass: embedding size of each "
+                                "document feature."),
     weight_decay: float = typer.Option(_DEFAULT.weight_decay, "--weight-decay", help="Decoupled weight decay (AdamW)."),
     seed: int = typer.Option(_DEFAULT.seed, "--seed", "-s", help="Random seed (same seed, same model)."),
     binary: bool = typer.Option(_DEFAULT.task == "binary", "--binary-loc",
@@ -365,7 +372,8 @@ class _TrainProgress:
 
 def _epoch_line(e: dict) -> str:
     star = " *" if e["best"] else ""
-    return (f"epoch {e['epoch']:>2}  loss {e['loss']:.4f}  dev loss {e['dev_loss']:.4f}  "
+    stage = f"{e['stage']}: " if e.get("stage") else ""
+    return (f"{stage}epoch {e['epoch']:>2}  loss {e['loss']:.4f}  dev loss {e['dev_loss']:.4f}  "
             f"dev F1 {e['dev_f1']:.2f} (strict IOB2)  "
             f"{e['tokens_per_second']:,} tok/s{star}")
 

@@ -18,7 +18,7 @@ from operator import itemgetter
 import numpy as np
 
 __all__ = ["PAD", "UNK", "FeatureColumn", "Featurizer", "normalize_word", "caps_class", "word_shape",
-           "Encoded"]
+           "Encoded", "DOCUMENT_COLUMNS"]
 
 PAD, UNK = 0, 1
 PAD_KEY, UNK_KEY = "<pad>", "<unk>"
@@ -85,6 +85,12 @@ KEYS: dict[str, Callable[[str], str]] = {
 }
 
 
+# Columns whose key is not a function of the token alone: a two-pass model's second pass reads them off
+# the first pass's tags over the whole document (`nerwin.documents`), and `Featurizer.encode` is given their
+# ids. They come after the token columns.
+DOCUMENT_COLUMNS = ("pass1", "doc_word", "doc_entity", "doc_super")
+
+
 # Keys that depend only on each character's class: key(token) == key(token.translate(_CLASSES)) (tested
 # for every character). Far fewer class strings than tokens ("Paris", "Quinn" -> "Xxxxx"), so a
 # featurizer computes these keys once per class string.
@@ -109,9 +115,9 @@ class FeatureColumn:
     vocab: list[str] = field(default_factory=lambda: [PAD_KEY, UNK_KEY])
 
     def __post_init__(self) -> None:
-        if self.name not in KEYS:
+        if self.name not in KEYS and self.name not in DOCUMENT_COLUMNS:
             raise ValueError(f"unknown feature {self.name!r}; known: {', '.join(KEYS)}")
-        self.key = KEYS[self.name]
+        self.key = KEYS.get(self.name)  # None for a document column
         self.of_normalized = _OF_NORMALIZED.get(self.name)  # the key from normalize_word(token), if it is one
         self.index = {k: i for i, k in enumerate(self.vocab)}
 
@@ -124,7 +130,10 @@ class Encoded:
     """A corpus as flat id arrays with `half` pad ids between sentences, for fast window lookups.
 
     `ids[c]` holds column c's ids over the padded stream; `positions[i]` is the stream position of the
-    i-th real token; `tags` its tag id (or -1 when unknown); `lengths` the sentence lengths.
+    i-th real token; `tags` its tag id (or -1 when unknown); `lengths` the sentence lengths. Documents
+    (what a two-pass model reads as a whole): `docs[s]` numbers sentence s's document, the sentences of
+    one document next to each other (None: every sentence is a document of its own); `words` every
+    token's text, when a two-pass model needs them.
     """
 
     ids: list[np.ndarray]
@@ -132,6 +141,17 @@ class Encoded:
     tags: np.ndarray
     lengths: np.ndarray
     half: int
+    docs: np.ndarray | None = None
+    words: list[str] | None = None
+
+    def doc_of_tokens(self) -> np.ndarray:
+        """The document number of every token."""
+        docs = np.arange(len(self.lengths)) if self.docs is None else np.asarray(self.docs)
+        return np.repeat(docs, self.lengths)
+
+    def with_columns(self, ids: list[np.ndarray]) -> Encoded:
+        """The same tokens and sentences with these columns' id streams."""
+        return Encoded(ids, self.positions, self.tags, self.lengths, self.half, self.docs, self.words)
 
     def where(self, batch_positions: np.ndarray) -> np.ndarray:
         """(n, 2*half+1) stream positions of the windows around these positions."""
@@ -164,6 +184,13 @@ class Featurizer:
             raise ValueError("window must be >= 0 words on each side")
         self.columns = columns
         self.half = half_window
+        self.token_columns = [c for c in columns if c.key is not None]
+        if columns[:len(self.token_columns)] != self.token_columns:
+            raise ValueError("document columns come after the token columns")
+
+    def base(self) -> Featurizer:
+        """The token columns alone (what a two-pass model's first pass reads)."""
+        return self if len(self.token_columns) == len(self.columns) else Featurizer(self.token_columns, self.half)
 
     @property
     def width(self) -> int:
@@ -192,23 +219,23 @@ class Featurizer:
         """A featurizer for continuing training on new data: every column keeps its keys and their ids,
         and the keys of `sentences` it lacks (by the same count floors as `build`) are appended after them,
         so row i of an old embedding table still means what it meant."""
-        fresh = Featurizer.build(sentences, {c.name: c.dim for c in self.columns}, self.half, min_counts)
+        fresh = Featurizer.build(sentences, {c.name: c.dim for c in self.token_columns}, self.half, min_counts)
         columns = []
-        for old, new in zip(self.columns, fresh.columns):
+        for old, new in zip(self.token_columns, fresh.columns):
             added = [k for k in new.vocab if k not in old.index]
             columns.append(FeatureColumn(old.name, old.dim, [*old.vocab, *added]))
         return Featurizer(columns, self.half)
 
     def ids(self, tokens: Sequence[str]) -> np.ndarray:
-        """(n, columns) int64: each token's id in every column (UNK for keys not in a vocabulary).
+        """(n, token columns) int64: each token's id in every token column (UNK for keys not in a vocabulary).
 
         A column at a time: the lowercased word is computed once per token (most keys are a part of it),
         and keys that depend only on character classes (caps, shape) once per class string of the call
         ("Paris" and "Quinn" are both "Xxxxx")."""
-        out = np.empty((len(tokens), len(self.columns)), dtype=np.int64)
+        out = np.empty((len(tokens), len(self.token_columns)), dtype=np.int64)
         norms = list(map(normalize_word, tokens))
         classes = [t.translate(_CLASSES) for t in tokens]
-        for j, column in enumerate(self.columns):
+        for j, column in enumerate(self.token_columns):
             if column.name in _OF_CLASSES:
                 of_class = {c: column.index.get(column.key(c), UNK) for c in dict.fromkeys(classes)}
                 out[:, j] = list(map(of_class.__getitem__, classes))
@@ -218,15 +245,25 @@ class Featurizer:
                 out[:, j] = list(map(column.index.get, map(column.key, tokens), repeat(UNK)))
         return out
 
-    def encode(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int]] | None = None) -> Encoded:
-        """Flat padded id streams for a list of tokenized sentences (and their tag ids, if known)."""
+    def encode(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int]] | None = None,
+               context: np.ndarray | None = None, docs: Sequence[int] | None = None, words: bool = False
+               ) -> Encoded:
+        """Flat padded id streams for a list of tokenized sentences (and their tag ids, if known). A
+        featurizer with document columns takes their ids as `context` (tokens, document columns); `docs`
+        numbers each sentence's document; with `words` the tokens' texts come along."""
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
-        ids = self.ids([t for s in sentences for t in s])
+        flat = [t for s in sentences for t in s]
+        ids = self.ids(flat)
+        if len(self.token_columns) < len(self.columns):
+            if context is None or context.shape != (len(flat), len(self.columns) - len(self.token_columns)):
+                raise ValueError("a featurizer with document columns needs their ids for every token")
+            ids = np.concatenate([ids, context], axis=1)
         positions = stream_positions(lengths, self.half)
         stream = np.zeros((len(positions) + self.half * (len(lengths) + 1), len(self.columns)), dtype=np.int64)
         stream[positions] = ids  # PAD (0) elsewhere
         return Encoded([np.ascontiguousarray(stream[:, c]) for c in range(len(self.columns))], positions,
-                       tag_ids(tags, len(positions)), lengths, self.half)
+                       tag_ids(tags, len(positions)), lengths, self.half,
+                       None if docs is None else np.asarray(docs, dtype=np.int64), flat if words else None)
 
     def to_json(self) -> dict:
         return {"half_window": self.half, "columns": [c.to_json() for c in self.columns]}

@@ -33,7 +33,7 @@ from .autodiff.tensor import no_grad
 from .decode import allowed_transitions, crf_marginals, decode, log_softmax_rows
 from .errors import NerwinError
 from .fast.threads import CORES, blas_on_one_thread, threads_wanted
-from .features import Encoded, Featurizer
+from .features import DOCUMENT_COLUMNS, Encoded, Featurizer
 from .model import WindowModel
 from .tags import check_tags, parse_tag
 from .tokenize import Token, tokenize
@@ -120,15 +120,27 @@ class Tagger:
     BATCH = 8192  # windows scored at a time on the plain path
 
     def __init__(self, featurizer: Featurizer, model: WindowModel, tags: list[str], config: dict,
-                 fast: bool = True, threads: int | None = None):
-        """`threads`: how many threads tagging uses (default $NERWIN_THREADS, else every core)."""
+                 fast: bool = True, threads: int | None = None, first_pass: Tagger | None = None):
+        """`threads`: how many threads tagging uses (default $NERWIN_THREADS, else every core).
+
+        A two-pass model (`first_pass`: a tagger over the token columns of `featurizer`) reads each
+        document twice: the first pass tags it, and `model`, the second pass, sees the token columns
+        and the document columns made from those tags (`nerwin.documents`)."""
         self._threads_asked = threads
         self._threads = threads_wanted(threads)
         self.featurizer = featurizer
+        self.input = featurizer.base()  # what text is encoded with: the token columns
         self.model = model.copy()
         self.tags = list(tags)
         self.config = config
         self.binary = config.get("task") == "binary"
+        self.first_pass = first_pass
+        # Without a first pass, a featurizer with document columns makes a tagger of encodings that
+        # already hold them (training scores its dev set so); text needs the first pass.
+        if first_pass is not None:
+            from .documents import DocumentFeatures
+
+            self.documents = DocumentFeatures(self.tags)
         self.start, self.trans = allowed_transitions(self.tags)
         names = binary.TAGS if self.binary else self.tags  # what a predicted tag id means
         self._prefix = np.array([{"O": 0, "B": 1, "I": 2}[parse_tag(t)[0]] for t in names], dtype=np.int64)
@@ -137,7 +149,7 @@ class Tagger:
         if fast:
             from .fast import FastPath
 
-            self._fast = FastPath(featurizer, self.model, self._threads)
+            self._fast = FastPath(self.input, self.model, self._threads)
         else:
             self._fast = None
 
@@ -153,6 +165,8 @@ class Tagger:
         self._threads = threads_wanted(threads)
         if self._fast is not None:
             self._fast.threads = self._fast.forward.threads = self._threads
+        if self.first_pass is not None:
+            self.first_pass.threads = threads
 
     def __reduce__(self):
         """Pickled by its model files' content (JSON and safetensors bytes, no code, no path): the copy is
@@ -161,22 +175,44 @@ class Tagger:
                                 self._threads_asked)
 
     # ---- the steps ---------------------------------------------------------------------------
-    def prepare(self, texts: Sequence[str | Sequence[str]], tokens: bool = False
+    def prepare(self, texts: Sequence[str | Sequence[str]], tokens: bool = False, docs: Sequence[int] | None = None
                 ) -> tuple[list[str] | None, np.ndarray, np.ndarray, Encoded]:
         """Every token's text (with `tokens`), start and end, texts in turn, and their encoding (a sentence
-        per text). Raw strings are tokenized, token lists taken as they are."""
+        per text; `docs` numbers each text's document, by default each text is one). Raw strings are
+        tokenized, token lists taken as they are."""
+        words = tokens or self.first_pass is not None
         if self._fast is not None:
-            return self._fast.prepare(texts, tokens)
-        tokenized = [tokenize(t) if isinstance(t, str) else words_as_tokens(t) for t in texts]
-        flat = [t for toks in tokenized for t in toks]
-        enc = self.featurizer.encode([[t.text for t in toks] for toks in tokenized])
-        return ([t.text for t in flat] if tokens else None, np.array([t.start for t in flat], dtype=np.int64),
-                np.array([t.end for t in flat], dtype=np.int64), enc)
+            found, starts, ends, enc = self._fast.prepare(texts, words)
+        else:
+            tokenized = [tokenize(t) if isinstance(t, str) else words_as_tokens(t) for t in texts]
+            flat = [t for toks in tokenized for t in toks]
+            enc = self.input.encode([[t.text for t in toks] for toks in tokenized])
+            found = [t.text for t in flat] if words else None
+            starts = np.array([t.start for t in flat], dtype=np.int64)
+            ends = np.array([t.end for t in flat], dtype=np.int64)
+        enc.words = found
+        enc.docs = None if docs is None else np.asarray(docs, dtype=np.int64)
+        return found if tokens else None, starts, ends, enc
+
+    def encode(self, sentences: Sequence[Sequence[str]], docs: Sequence[int] | None = None) -> Encoded:
+        """Pre-split sentences encoded for this tagger (`docs`: each sentence's document, default its own)."""
+        return self.input.encode(sentences, docs=docs, words=self.first_pass is not None)
 
     def outputs(self, enc: Encoded) -> np.ndarray:
-        """Raw network outputs (N, n_out) for every token of an encoded corpus, in eval mode."""
+        """Raw network outputs (N, n_out) for every token of an encoded corpus, in eval mode. A two-pass
+        model's are its second pass's, on the document columns made from its first pass's tags."""
+        if self.first_pass is not None:
+            columns = len(self.input.columns)
+            base = enc if len(enc.ids) == columns else enc.with_columns(enc.ids[:columns])
+            enc = self.documents.extend(base, self.first_pass.best_ids(base), columns)
+            if self._fast is not None:
+                return self._fast.forward.outputs(enc)
+            return self._graph_outputs(enc)
         if self._fast is not None:
             return self._fast.outputs(enc)
+        return self._graph_outputs(enc)
+
+    def _graph_outputs(self, enc: Encoded) -> np.ndarray:
         with no_grad():
             return np.concatenate([self.model(enc.windows(enc.positions[i:i + self.BATCH])).data
                                    for i in range(0, len(enc.positions), self.BATCH)]
@@ -187,6 +223,16 @@ class Tagger:
         the network's outputs for `enc`, when the caller already has them)."""
         with blas_on_one_thread() if self._threads < CORES else nullcontext():
             return self._predict(enc, raw)
+
+    def best_ids(self, enc: Encoded) -> np.ndarray:
+        """The decoded tag ids alone (no scores): what a second pass reads."""
+        raw = self.outputs(enc)
+        if self.model.crf:
+            m = self.model
+            return decode(raw, enc.lengths, self.start + m.start.data, self.trans + m.transitions.data,
+                          m.end.data, normalize=False)
+        return decode(log_softmax_rows(raw.astype(np.float64)), enc.lengths, self.start, self.trans,
+                      normalize=False)
 
     def _predict(self, enc: Encoded, raw: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         raw = self.outputs(enc) if raw is None else raw
@@ -249,40 +295,51 @@ class Tagger:
         at = np.concatenate([[0], np.cumsum(enc.lengths)]).tolist()
         return [names[a:b].tolist() for a, b in zip(at, at[1:])]
 
-    def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """IOB2 tags for pre-split sentences (lists of tokens)."""
+    def tag_tokens(self, sentences: Sequence[Sequence[str]] | Sequence[Sequence[Sequence[str]]],
+                   docs: Sequence[int] | None = None) -> list[list[str]] | list[list[list[str]]]:
+        """IOB2 tags for pre-split sentences (lists of tokens), each its own document unless `docs` numbers
+        their documents; or for documents (lists of such sentences), a list of sentences' tags each."""
         sentences = [list(s) for s in sentences]
-        return self.tag_encoded(self.featurizer.encode(sentences)) if sentences else []
+        if sentences and any(s and not isinstance(s[0], str) for s in sentences):  # documents
+            flat = [list(s) for doc in sentences for s in doc]
+            tags = self.tag_tokens(flat, [d for d, doc in enumerate(sentences) for _ in doc])
+            at = np.cumsum([0] + [len(doc) for doc in sentences]).tolist()
+            return [tags[a:b] for a, b in zip(at, at[1:])]
+        return self.tag_encoded(self.encode(sentences, docs)) if sentences else []
 
-    def tokens_and_entities(self, texts: Iterable[str | Sequence[str]], min_score: float = 0.0
+    def tokens_and_entities(self, texts: Iterable[str | Sequence[str]], min_score: float = 0.0,
+                            docs: Sequence[int] | None = None
                             ) -> tuple[list[list[tuple[str, int, int]]], list[list[Entity]]]:
         """Each text's tokens as (text, start, end) tuples, and its entities (raw strings, or token lists
         whose offsets count the tokens joined by single spaces); entities scored under `min_score` are
-        left out."""
+        left out. Each text is a document unless `docs` numbers their documents (e.g. the sentences of
+        a CoNLL file, numbered by its -DOCSTART- lines)."""
         texts = list(texts)
-        tokens, starts, ends, enc = self.prepare(texts, tokens=True)
+        tokens, starts, ends, enc = self.prepare(texts, tokens=True, docs=docs)
         at = np.concatenate([[0], np.cumsum(enc.lengths)]).tolist()
         spans = list(zip(tokens, starts.tolist(), ends.tolist()))
         return [spans[a:b] for a, b in zip(at, at[1:])], self._entities(enc, starts, ends, _strings(texts),
                                                                          min_score)
 
-    def tag_texts(self, texts: Iterable[str | Sequence[str]], min_score: float = 0.0) -> list[list[Entity]]:
-        """Entities of many texts at once (those scored under `min_score` left out)."""
+    def tag_texts(self, texts: Iterable[str | Sequence[str]], min_score: float = 0.0,
+                  docs: Sequence[int] | None = None) -> list[list[Entity]]:
+        """Entities of many texts at once (those scored under `min_score` left out); each text is a
+        document, unless `docs` numbers their documents (texts of one document next to each other)."""
         texts = list(texts)
-        _, starts, ends, enc = self.prepare(texts)
+        _, starts, ends, enc = self.prepare(texts, docs=docs)
         return self._entities(enc, starts, ends, _strings(texts), min_score)
 
-    def tag_flat(self, texts: Sequence[str | Sequence[str]], min_score: float = 0.0, tokens: bool = False
-                 ) -> Tagged:
+    def tag_flat(self, texts: Sequence[str | Sequence[str]], min_score: float = 0.0, tokens: bool = False,
+                 docs: Sequence[int] | None = None) -> Tagged:
         """`tag_texts` with the results flat (`Tagged`), and with `tokens` every token's text: what writers
         that format a whole batch at once take."""
-        words, starts, ends, enc = self.prepare(texts, tokens=tokens)
+        words, starts, ends, enc = self.prepare(texts, tokens=tokens, docs=docs)
         return self._tagged(enc, starts, ends, _strings(texts), words, min_score)
 
     def tag_flat_tokens(self, tokenized: Sequence[Sequence[tuple[str, int, int]]], texts: Sequence[str],
-                        min_score: float = 0.0) -> Tagged:
+                        min_score: float = 0.0, docs: Sequence[int] | None = None) -> Tagged:
         """`tag_flat` for texts already split into (text, start, end) tokens with offsets into them."""
-        enc = self.featurizer.encode([[t[0] for t in toks] for toks in tokenized])
+        enc = self.encode([[t[0] for t in toks] for toks in tokenized], docs)
         return self._tagged(enc, np.array([t[1] for toks in tokenized for t in toks], dtype=np.int64),
                             np.array([t[2] for toks in tokenized for t in toks], dtype=np.int64), texts,
                             [t[0] for toks in tokenized for t in toks], min_score)
@@ -334,7 +391,12 @@ class Tagger:
                               "columns": [{"name": c.name, "dim": c.dim} for c in self.featurizer.columns]}
         config["tags"] = self.tags
         config["network"] = self.model.hparams()
-        return config, vocab, self.model.state_dict()
+        arrays = self.model.state_dict()
+        if self.first_pass is not None:
+            config["first_pass"] = {"network": self.first_pass.model.hparams(),
+                                    "dev": self.first_pass.config.get("dev")}
+            arrays.update({f"first.{k}": v for k, v in self.first_pass.model.state_dict().items()})
+        return config, vocab, arrays
 
     def save(self, path: str | Path, card: str | None = None) -> Path:
         extra = {"README.md": card} if card else None
@@ -357,12 +419,15 @@ class Tagger:
             net = config["network"]
             tags = list(config["tags"])
             check_tags(tags)
-            dims, hidden = [c.dim for c in featurizer.columns], int(net["hidden"])
             n_out = 1 if config.get("task") == "binary" else len(tags)
-            crf = bool(net.get("crf", False))
-            size = (sum(len(c.vocab) * c.dim for c in featurizer.columns)
-                    + (featurizer.width * sum(dims) + 1) * hidden + (hidden + 1) * n_out
-                    + (n_out * (n_out + 2) if crf else 0))
+            first = config.get("first_pass")
+            if first is not None and (config.get("task") == "binary" or not isinstance(first, dict)):
+                raise ValueError("only a tagger has a first pass")
+            if (first is None) != all(c.name not in DOCUMENT_COLUMNS for c in featurizer.columns):
+                raise ValueError("document columns and a first pass come together")
+            size = _network_size(featurizer, net, n_out)
+            if first is not None:
+                size += _network_size(featurizer.base(), first["network"], n_out)
         except (KeyError, TypeError, ValueError, NerwinError) as e:
             raise NerwinError(f"{where}: incomplete or inconsistent model config ({e!s})") from None
         # Sizes in the config must match the saved arrays before anything is allocated (a damaged or
@@ -371,16 +436,39 @@ class Tagger:
         if size != saved:
             raise NerwinError(f"{path / serialize.WEIGHTS}: holds {saved:,} numbers but {where} "
                               f"describes a network of {size:,}")
-        try:
-            model = WindowModel.from_hparams(net, [len(c.vocab) for c in featurizer.columns], dims,
-                                             featurizer.width, n_out)
-        except (KeyError, TypeError, ValueError) as e:
-            raise NerwinError(f"{where}: incomplete or inconsistent model config ({e!s})") from None
-        try:
-            model.load_state_dict(arrays)
-        except ValueError as e:
-            raise NerwinError(f"{path / serialize.WEIGHTS}: does not match {where}: {e}") from None
-        return cls(featurizer, model, tags, config, fast=fast, threads=threads)
+        model = _network(featurizer, net, n_out, {k: v for k, v in arrays.items() if not k.startswith("first.")},
+                         path)
+        first_pass = None
+        if first is not None:
+            base = featurizer.base()
+            model1 = _network(base, first["network"], n_out,
+                              {k[6:]: v for k, v in arrays.items() if k.startswith("first.")}, path)
+            first_pass = cls(base, model1, tags, {"task": "tags", "dev": first.get("dev")}, fast=fast,
+                             threads=threads)
+        return cls(featurizer, model, tags, config, fast=fast, threads=threads, first_pass=first_pass)
+
+
+def _network_size(featurizer: Featurizer, net: dict, n_out: int) -> int:
+    """How many numbers a network of these settings over these columns holds."""
+    dims, hidden = [c.dim for c in featurizer.columns], int(net["hidden"])
+    return (sum(len(c.vocab) * c.dim for c in featurizer.columns) + (featurizer.width * sum(dims) + 1) * hidden
+            + (hidden + 1) * n_out + (n_out * (n_out + 2) if bool(net.get("crf", False)) else 0))
+
+
+def _network(featurizer: Featurizer, net: dict, n_out: int, arrays: dict[str, np.ndarray], path: Path
+             ) -> WindowModel:
+    """A network with saved settings and weights; a NerwinError naming the files if they do not fit."""
+    where = path / serialize.CONFIG
+    try:
+        model = WindowModel.from_hparams(net, [len(c.vocab) for c in featurizer.columns],
+                                         [c.dim for c in featurizer.columns], featurizer.width, n_out)
+    except (KeyError, TypeError, ValueError) as e:
+        raise NerwinError(f"{where}: incomplete or inconsistent model config ({e!s})") from None
+    try:
+        model.load_state_dict(arrays)
+    except ValueError as e:
+        raise NerwinError(f"{path / serialize.WEIGHTS}: does not match {where}: {e}") from None
+    return model
 
 
 def load(path: str | Path | None = None, threads: int | None = None) -> Tagger:

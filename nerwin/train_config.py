@@ -56,6 +56,9 @@ class TrainConfig:
     crf: bool = True           # sentence-level training: tag transitions, forward algorithm, Viterbi
     average: int = 3           # score and save the mean of the last N epochs' weights (0 = off)
     calibrate: bool = True     # when training ends, lower the O score by the offset that gives the best dev F1
+    two_pass: bool = False     # a second pass that reads the document (`nerwin.documents`) over a first pass
+    folds: int = 4             # two-pass: the first pass's tags of train come from this many folds
+    doc_dim: int = 10          # two-pass: embedding size of each document column
 
     @classmethod
     def preset(cls, name: str = "default", **overrides) -> TrainConfig:
@@ -85,6 +88,8 @@ class TrainConfig:
             raise NerwinError(f"unknown feature {unknown[0]!r}; known: {', '.join(KEYS)}")
         if self.average < 0:
             raise NerwinError("average must be >= 0 epochs")
+        if self.two_pass and (self.task != "tags" or self.folds < 2 or self.doc_dim < 1):
+            raise NerwinError("a two-pass model is a tagger with 2 or more folds and document columns >= 1 wide")
         if self.crf and self.task == "binary":
             raise NerwinError("the CRF layer is for the tagger, not the binary variant")
 

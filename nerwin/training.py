@@ -91,13 +91,21 @@ class TrainingData:
     binary_targets: np.ndarray | None  # the binary variant's 0/1 target for each training word
     start: np.ndarray            # the IOB2 constraints (0 or FORBIDDEN) a CRF's learned scores add to
     trans: np.ndarray
+    first_pass: Tagger | None = None  # a two-pass model's first pass (the featurizer has document columns)
+
+    def tagger(self, model: WindowModel, config: dict) -> Tagger:
+        """The tagger these data and `model`'s weights make (a two-pass one with its first pass)."""
+        return Tagger(self.featurizer, model, self.tags, config, first_pass=self.first_pass)
 
 
-def prepare(corpus: Corpus, config: TrainConfig, init: Tagger | None = None) -> TrainingData:
+def prepare(corpus: Corpus, config: TrainConfig, init: Tagger | None = None,
+            first_pass: tuple[Tagger, dict[str, list[list[str]]]] | None = None) -> TrainingData:
     """Vocabularies from the training words; both splits as feature ids; the tag set; singleton words.
 
     With `init` (a model training continues from), its vocabularies and tags come first and the new
-    data's keys and tags are appended to them."""
+    data's keys and tags are appended to them. With `first_pass` (a two-pass model's first pass, and its
+    tags of each split's sentences, "train" and "validation"), the document columns
+    (`nerwin.documents`) follow the token columns, their ids made from those tags by document."""
     train_tokens, train_tags = [s.tokens for s in corpus["train"]], [s.tags for s in corpus["train"]]
     dev_tokens, dev_tags = [s.tokens for s in corpus["validation"]], [s.tags for s in corpus["validation"]]
     tags = tag_set(train_tags, init.tags if init is not None else ())
@@ -110,8 +118,21 @@ def prepare(corpus: Corpus, config: TrainConfig, init: Tagger | None = None) -> 
         featurizer = Featurizer.build(train_tokens, config.feature_dims(), config.window)
     is_binary = config.task == "binary"
     tag_index = {t: i for i, t in enumerate(tags)}
-    train = featurizer.encode(train_tokens, None if is_binary else [[tag_index[t] for t in s] for s in train_tags])
-    dev = featurizer.encode(dev_tokens)
+    context: dict[str, np.ndarray | None] = {"train": None, "validation": None}
+    if first_pass is not None:
+        from .documents import DocumentFeatures
+
+        documents = DocumentFeatures(tags)
+        featurizer = Featurizer(featurizer.columns + documents.columns(config.doc_dim), featurizer.half)
+        for split, found in first_pass[1].items():
+            sentences = corpus[split]
+            context[split] = documents.ids(
+                [t for s in sentences for t in s.tokens], np.array([tag_index[t] for s in found for t in s]),
+                np.array([len(s.tokens) for s in sentences]), np.array([s.doc for s in sentences]))
+    words = first_pass is not None
+    train = featurizer.encode(train_tokens, None if is_binary else [[tag_index[t] for t in s] for s in train_tags],
+                              context["train"], [s.doc for s in corpus["train"]], words)
+    dev = featurizer.encode(dev_tokens, None, context["validation"], [s.doc for s in corpus["validation"]], words)
 
     word_column = [c.name for c in featurizer.columns].index("word")
     words = featurizer.columns[word_column]
@@ -127,7 +148,7 @@ def prepare(corpus: Corpus, config: TrainConfig, init: Tagger | None = None) -> 
         dev_targets = np.array([tag_index[t] for s in dev_tags for t in s], dtype=np.int64)
     start, trans = allowed_transitions(tags)
     return TrainingData(featurizer, tags, train, dev, dev_gold, dev_targets, word_column, singleton, targets,
-                        start, trans)
+                        start, trans, None if first_pass is None else first_pass[0])
 
 
 class Rngs(NamedTuple):
@@ -358,6 +379,22 @@ def _dev_loss(model: WindowModel, raw: np.ndarray, data: TrainingData, config: T
         return _loss(model, Tensor(raw), data.dev_targets, data.dev.lengths, data, config).item()
 
 
+def fit(corpus: Corpus, config: TrainConfig, progress: Callable[[dict], None] | None = None) -> Tagger:
+    """Train in memory (no files, no O offset): a tagger of the best epoch's weights."""
+    data = prepare(corpus, config)
+    rngs = Rngs.from_seed(config.seed)
+    model = build_model(data, config, rngs)
+    opt = optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    best, dev = model.state_dict(), {}
+    for record in train_epochs(data, model, opt, rngs, config, LoopState(), progress):
+        if record.improved:
+            best, dev = (record.weights or model.state_dict()), {"epoch": record.epoch, "f1": record.dev_f1}
+        if progress is not None:
+            progress({"end": True, **record.log_entry()})
+    with model.use_params(best):
+        return data.tagger(model, {"task": config.task, "dev": dev})
+
+
 # ---- the O offset ---------------------------------------------------------------------------------
 
 O_OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
@@ -391,7 +428,8 @@ def calibrate(out: Path, data: TrainingData) -> float:
     dev.update(f1=f1, o_offset=offset, f1_before_offset=dev.get("f1"))
     dev.pop("conlleval_f1", None)  # of the weights before the offset
     with model.use_params(shifted(offset)):
-        Tagger(tagger.featurizer, model, tagger.tags, {**tagger.config, "dev": dev}).save(out)
+        Tagger(tagger.featurizer, model, tagger.tags, {**tagger.config, "dev": dev},
+               first_pass=tagger.first_pass).save(out)
     return f1
 
 
@@ -492,7 +530,14 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
         if beside is not None and Path(beside).exists() and not (force or resume):
             raise NerwinError(f"{beside}: already exists; pass --force to replace it")
     corpus = corpus() if callable(corpus) else corpus
-    data = prepare(corpus, config, init)
+    if config.two_pass:
+        from .two_pass import first_pass
+
+        if init is not None:
+            raise NerwinError("--init-model continues a one-pass model; a two-pass model is trained from scratch")
+        data = prepare(corpus, config, None, first_pass(corpus, config, progress))
+    else:
+        data = prepare(corpus, config, init)
     rngs = Rngs.from_seed(config.seed)
     model = build_model(data, config, rngs)
     if init is not None:
@@ -519,7 +564,7 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
             if record.improved and out is not None:
                 with model.use_params(record.weights):
                     dev = {"epoch": record.epoch, "f1": record.dev_f1}
-                    Tagger(data.featurizer, model, data.tags, {**about, "dev": dev}).save(out)
+                    data.tagger(model, {**about, "dev": dev}).save(out)
             if log_path is not None:
                 write_json_atomic(Path(log_path), {"config": asdict(config), "epochs": log})
             if curves_path is not None:

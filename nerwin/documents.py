@@ -1,0 +1,125 @@
+"""What a document says about each of its words: the features of a two-pass model's second pass.
+
+A window of five words cannot tell "Lukashenko" the man from a company, but the document can: it names
+"Alexander Lukashenko" two sentences earlier. A first pass tags the whole document; from its tags, every
+token gets four keys (Krishnan & Manning 2006's non-local features, as embedding columns):
+
+- ``pass1``: the first pass's own tag of the token (the second pass sees its window's tags too);
+- ``doc_word``: what the first pass made of the same word (case-insensitive, digits as 0) elsewhere in
+  the document: the most frequent entity type among its other occurrences, ``O`` when none of them is in
+  an entity, ``none`` when the word occurs nowhere else;
+- ``doc_entity``: for a token inside a predicted entity, the most frequent type of the other predicted
+  entities of the document with the same words ("U.S." tagged LOC three times and ORG once), else ``none``;
+- ``doc_super``: the most frequent type of the longer predicted entities elsewhere in the document that
+  hold this word ("Alexander Lukashenko" PER for a lone "Lukashenko"), else ``none``.
+
+Ties go to the type first in the tag set. Nothing here is a rule: the second pass learns how far to trust
+each key (a city's name is a LOC in one sentence and its football team, an ORG, in the next). A document
+never sees another: every key is counted within the token's own document.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from .features import DOCUMENT_COLUMNS, PAD_KEY, UNK_KEY, FeatureColumn, normalize_word
+from .tags import parse_tag
+
+__all__ = ["DocumentFeatures"]
+
+NONE, OUTSIDE, FIRST_TYPE = 2, 3, 4  # ids in the doc_* columns: <pad>, <unk>, none, O, then the types
+
+
+class DocumentFeatures:
+    """The document columns of a tag set: their vocabularies, and their ids from a first pass's tag ids."""
+
+    def __init__(self, tags: Sequence[str]):
+        self.tags = list(tags)
+        self.types = sorted({parse_tag(t)[1] for t in self.tags} - {None})
+        at = {k: i for i, k in enumerate(self.types)}
+        # per tag id: 0 for O, else 1 + its type's index; and whether it begins an entity, continues one
+        self._label = np.array([0 if parse_tag(t)[1] is None else 1 + at[parse_tag(t)[1]] for t in self.tags],
+                               dtype=np.int64)
+        self._prefix = np.array([{"O": 0, "B": 1, "I": 2}[parse_tag(t)[0]] for t in self.tags], dtype=np.int64)
+
+    def vocab(self, name: str) -> list[str]:
+        if name == "pass1":
+            return [PAD_KEY, UNK_KEY, *self.tags]
+        return [PAD_KEY, UNK_KEY, "none", "O", *self.types]
+
+    def columns(self, dim: int) -> list[FeatureColumn]:
+        """The document columns, each `dim` wide."""
+        return [FeatureColumn(name, dim, self.vocab(name)) for name in DOCUMENT_COLUMNS]
+
+    def ids(self, words: Sequence[str], tag_ids: np.ndarray, lengths: np.ndarray, docs: np.ndarray | None
+            ) -> np.ndarray:
+        """(tokens, 4) ids of the document columns, from every token's text and its first-pass tag id; the
+        tokens make sentences of `lengths`, `docs` numbers each sentence's document (None: each its own)."""
+        n = len(words)
+        out = np.full((n, len(DOCUMENT_COLUMNS)), NONE, dtype=np.int64)
+        if n == 0:
+            return out
+        tag_ids = np.asarray(tag_ids, dtype=np.int64)
+        out[:, 0] = 2 + tag_ids
+        label, prefix = self._label[tag_ids], self._prefix[tag_ids]
+        k = len(self.types) + 1
+        doc = np.repeat(np.arange(len(lengths)) if docs is None else np.asarray(docs, dtype=np.int64), lengths)
+        index: dict[str, int] = {}
+        word = np.fromiter((index.setdefault(w, len(index)) for w in map(normalize_word, words)), np.int64, n)
+        # the same word elsewhere in the document
+        _, group = np.unique(doc * len(index) + word, return_inverse=True)
+        counts = np.bincount(group * k + label, minlength=(group.max() + 1) * k).reshape(-1, k)
+        others = counts[group]
+        others[np.arange(n), label] -= 1
+        entity_counts = others[:, 1:]
+        out[:, 1] = np.where(others.sum(1) == 0, NONE,
+                             np.where(entity_counts.sum(1) > 0, FIRST_TYPE + entity_counts.argmax(1), OUTSIDE))
+        # predicted entities: a B- and the I- that follow it (decoding gives valid IOB2)
+        firsts = np.flatnonzero(prefix == 1)
+        if not len(firsts):
+            return out
+        stops = np.append(np.flatnonzero(prefix != 2), n)
+        lasts = stops[np.searchsorted(stops, firsts, side="right")] - 1
+        sizes = lasts - firsts + 1
+        types = label[firsts] - 1
+        inside = np.repeat(np.arange(len(firsts)), sizes)  # entity of each token inside one
+        spots = np.concatenate([np.arange(a, b + 1) for a, b in zip(firsts.tolist(), lasts.tolist())])
+        words_list, docs_list = word.tolist(), doc.tolist()
+        # the same words as another entity of the document
+        names: dict[tuple, int] = {}
+        name = np.fromiter((names.setdefault((docs_list[a], *words_list[a:b + 1]), len(names))
+                            for a, b in zip(firsts.tolist(), lasts.tolist())), np.int64, len(firsts))
+        k1 = len(self.types)
+        same = np.bincount(name * k1 + types, minlength=len(names) * k1).reshape(-1, k1)[name]
+        same[np.arange(len(firsts)), types] -= 1
+        per_entity = np.where(same.sum(1) == 0, NONE, FIRST_TYPE + same.argmax(1))
+        out[spots, 2] = per_entity[inside]
+        # longer entities elsewhere in the document that hold the word
+        own = np.zeros(n, dtype=np.int64)
+        own[spots] = sizes[inside]
+        holders: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        long = sizes[inside] > 1
+        for at, size, kind in zip(spots[long].tolist(), sizes[inside][long].tolist(), types[inside][long].tolist()):
+            holders[docs_list[at] * len(index) + words_list[at]].append((size, kind))
+        keys = doc * len(index) + word
+        for i in np.flatnonzero(np.isin(keys, np.fromiter(holders, np.int64, len(holders)))).tolist():
+            votes = np.zeros(k1, dtype=np.int64)
+            for size, kind in holders[int(keys[i])]:
+                if size > own[i]:
+                    votes[kind] += 1
+            if votes.any():
+                out[i, 3] = FIRST_TYPE + int(votes.argmax())
+        return out
+
+    def extend(self, enc, tag_ids: np.ndarray, columns: int):
+        """`enc`'s first `columns` id streams (its token columns) and the document columns' streams from
+        the first pass's `tag_ids`: what the second pass reads. `enc.words` must hold the tokens."""
+        ids = self.ids(enc.words, tag_ids, enc.lengths, enc.docs)
+        streams = []
+        for c in range(ids.shape[1]):
+            stream = np.zeros(len(enc.ids[0]), dtype=np.int64)
+            stream[enc.positions] = ids[:, c]
+            streams.append(stream)
+        return enc.with_columns(list(enc.ids[:columns]) + streams)
