@@ -49,7 +49,8 @@ def _scores(tagger, sentences: Sequence) -> dict:
     IOB2 conlleval's chunks are the strict spans)."""
     from .metrics import strict_scores
 
-    report = strict_scores([s.tags for s in sentences], tagger.tag_tokens([s.tokens for s in sentences]))
+    report = strict_scores([s.tags for s in sentences], tagger.tag_tokens([s.tokens for s in sentences],
+                                                                           [s.doc for s in sentences]))
     return {"precision": report["precision"], "recall": report["recall"], "f1": report["f1"],
             "conlleval_f1": report["f1"], "per_type": report["per_type"], "entities": report["gold_entities"]}
 

@@ -347,6 +347,10 @@ class _TrainProgress:
         return self
 
     def __call__(self, event: dict) -> None:
+        if "note" in event:  # a stage done out of sight (a fold trained by a worker process)
+            line = f"{event['stage']}: {event['note']}"
+            typer.echo(line, err=True) if self.quiet else self.bar.console.print(line)
+            return
         if self.quiet:
             if event.get("end"):
                 typer.echo(_epoch_line(event), err=True)
@@ -373,9 +377,9 @@ class _TrainProgress:
 def _epoch_line(e: dict) -> str:
     star = " *" if e["best"] else ""
     stage = f"{e['stage']}: " if e.get("stage") else ""
-    return (f"{stage}epoch {e['epoch']:>2}  loss {e['loss']:.4f}  dev loss {e['dev_loss']:.4f}  "
-            f"dev F1 {e['dev_f1']:.2f} (strict IOB2)  "
-            f"{e['tokens_per_second']:,} tok/s{star}")
+    dev = (f"dev loss {e['dev_loss']:.4f}  dev F1 {e['dev_f1']:.2f} (strict IOB2)  " if "dev_f1" in e
+           else "")
+    return f"{stage}epoch {e['epoch']:>2}  loss {e['loss']:.4f}  {dev}{e['tokens_per_second']:,} tok/s{star}"
 
 
 # ---- evaluate --------------------------------------------------------------------------------------
@@ -400,6 +404,9 @@ def evaluate_cli(
     html: Path | None = typer.Option(None, "--html", help="Also write an HTML report here: scores, confusion, "
                                      "reliability of the scores, every sentence with a mistake."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output or --html file."),
+    documents: bool = typer.Option(True, "--documents/--sentences", help="Tag the sentences of a document "
+                                   "(-DOCSTART- lines separate them) together, as a two-pass model reads them, "
+                                   "or each sentence alone."),
 ):
     """Score a model on gold data: strict IOB2 P/R/F1, conlleval's F1, per type, confusion, mistakes."""
     from .analysis import format_errors
@@ -412,7 +419,7 @@ def evaluate_cli(
     options = _data_options(data_format, scheme, token_column, tag_column, snap, tokens_column, tags_column)
     for path in (output, html):
         _refuse_existing(path, force)  # before the tagging, not after it
-    predictions = predict_file(data, model, options=options, hub=hub, split=split)
+    predictions = predict_file(data, model, options=options, hub=hub, split=split, documents=documents)
     report = predictions.report(errors)
     if output is not None:
         with _destination(output, force) as f:

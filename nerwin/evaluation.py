@@ -53,10 +53,15 @@ class Predictions:
 
 
 def predict_file(data: str | Path | None, model: Tagger | str | Path | None = None,
-                 options: DataOptions | None = None, hub: str | None = None, split: str = "test") -> Predictions:
+                 options: DataOptions | None = None, hub: str | None = None, split: str = "test",
+                 documents: bool = True) -> Predictions:
     """Tag the sentences of a data file (read as `options` say, as training reads it) or of a hub dataset's
     `split` (`hub`: NAME or NAME:CONFIG) with `model` (default: the shipped one), in one pass that gives
     both the tags and the entities' scores.
+
+    The sentences of one document (CoNLL's -DOCSTART- lines separate documents) are tagged as that
+    document, which a two-pass model reads as a whole; with `documents=False` each sentence is a document
+    of its own.
 
     Gold tags of a type the model does not know are an error (its scores would silently read 0); a
     binary (LOC) model is scored against the file's LOC entities, every other tag counting as O.
@@ -76,7 +81,8 @@ def predict_file(data: str | Path | None, model: Tagger | str | Path | None = No
                     where = f"{data}:{s.token_line(i)}" if hub is None else f"{hub} [{split}] row {s.line}"
                     raise NerwinError(f"{where}: tag {t!r} is not one the model knows "
                                       f"({', '.join(tagger.tags)})")
-    tokens, found = tagger.tokens_and_entities([s.tokens for s in sentences])
+    tokens, found = tagger.tokens_and_entities([s.tokens for s in sentences],
+                                               docs=[s.doc for s in sentences] if documents else None)
     pred, entities = [], []
     for toks, ents in zip(tokens, found):
         first = {start: i for i, (_, start, _) in enumerate(toks)}
@@ -94,7 +100,8 @@ def predict_file(data: str | Path | None, model: Tagger | str | Path | None = No
 
 
 def evaluate(data: str | Path | None, model: Tagger | str | Path | None = None, errors: int = 3,
-             options: DataOptions | None = None, hub: str | None = None, split: str = "test") -> dict:
+             options: DataOptions | None = None, hub: str | None = None, split: str = "test",
+             documents: bool = True) -> dict:
     """Tag gold data as `predict_file` does and score it: the report of `Predictions.report` (scores, per
     type, mistakes with up to `errors` examples of each kind, calibration of the entity scores)."""
-    return predict_file(data, model, options, hub, split).report(errors)
+    return predict_file(data, model, options, hub, split, documents).report(errors)

@@ -379,18 +379,31 @@ def _dev_loss(model: WindowModel, raw: np.ndarray, data: TrainingData, config: T
         return _loss(model, Tensor(raw), data.dev_targets, data.dev.lengths, data, config).item()
 
 
-def fit(corpus: Corpus, config: TrainConfig, progress: Callable[[dict], None] | None = None) -> Tagger:
-    """Train in memory (no files, no O offset): a tagger of the best epoch's weights."""
+def fit(corpus: Corpus, config: TrainConfig, progress: Callable[[dict], None] | None = None,
+        epochs: int | None = None) -> Tagger:
+    """Train in memory (no files, no O offset): a tagger of the best epoch's weights by dev F1; or, with
+    `epochs`, of exactly that many epochs (the mean of the last `config.average`, as scored), dev unused."""
     data = prepare(corpus, config)
     rngs = Rngs.from_seed(config.seed)
     model = build_model(data, config, rngs)
     opt = optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     best, dev = model.state_dict(), {}
-    for record in train_epochs(data, model, opt, rngs, config, LoopState(), progress):
-        if record.improved:
-            best, dev = (record.weights or model.state_dict()), {"epoch": record.epoch, "f1": record.dev_f1}
-        if progress is not None:
-            progress({"end": True, **record.log_entry()})
+    if epochs is not None:
+        snapshots: list[dict[str, np.ndarray]] = []
+        for epoch in range(1, epochs + 1):
+            loss, seconds = _train_one_epoch(data, model, opt, rngs, config, epoch, progress)
+            snapshots = (snapshots + [model.state_dict()])[-max(config.average, 1):]
+            opt.lr *= config.lr_decay
+            if progress is not None:
+                progress({"end": True, "epoch": epoch, "loss": loss, "best": False,
+                          "tokens_per_second": round(len(data.train.positions) / seconds)})
+        best = _mean(snapshots)
+    else:
+        for record in train_epochs(data, model, opt, rngs, config, LoopState(), progress):
+            if record.improved:
+                best, dev = (record.weights or model.state_dict()), {"epoch": record.epoch, "f1": record.dev_f1}
+            if progress is not None:
+                progress({"end": True, **record.log_entry()})
     with model.use_params(best):
         return data.tagger(model, {"task": config.task, "dev": dev})
 

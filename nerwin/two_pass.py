@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .fast.threads import CORES
 from .sentences import Corpus, Sentence
 from .tagger import Tagger
 from .train_config import TrainConfig
@@ -40,26 +41,69 @@ def tag_documents(tagger: Tagger, sentences: list[Sentence]) -> list[list[str]]:
     return tagger.tag_tokens([s.tokens for s in sentences], [s.doc for s in sentences])
 
 
-def first_pass(corpus: Corpus, config: TrainConfig, progress: Callable[[dict], None] | None = None
-               ) -> tuple[Tagger, dict[str, list[list[str]]]]:
+def first_pass(corpus: Corpus, config: TrainConfig, progress: Callable[[dict], None] | None = None,
+               workers: int | None = None) -> tuple[Tagger, dict[str, list[list[str]]]]:
     """The first pass trained on all of train (with `config`'s settings, as a one-pass model), and the
     first-pass tags of every sentence: of train cross-validated over `config.folds` folds, of dev by that
-    first pass."""
+    first pass.
+
+    The fold models train for as many epochs as the first pass's best (dev is not scored for them: that
+    saves its scoring and the epochs of patience), on `workers` processes at a time (default: one per
+    core, each holding BLAS to one thread)."""
     from .training import fit
 
     one = replace(config, two_pass=False, calibrate=False)
+    first = fit(corpus, one, _staged(progress, "first pass"))
+    epochs = int(first.config["dev"].get("epoch") or config.epochs)
     train = corpus["train"]
     fold = fold_of(train, config.folds, config.seed)
+    jobs = [([train[i] for i in np.flatnonzero(fold != f)], [train[i] for i in np.flatnonzero(fold == f)])
+            for f in range(config.folds)]
+    workers = min(CORES if workers is None else workers, config.folds)
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_one_blas_thread) as pool:
+            futures = [pool.submit(_fold_tags, inside, held, corpus["validation"], one, epochs, None)
+                       for inside, held in jobs]
+            found = []
+            for f, future in enumerate(futures):
+                found.append(future.result())
+                _report(progress, f, config.folds, epochs)
+    else:
+        found = []
+        for f, (inside, held) in enumerate(jobs):
+            stage = _staged(progress, f"first pass, fold {f + 1}/{config.folds}")
+            found.append(_fold_tags(inside, held, corpus["validation"], one, epochs, stage))
     tags: list[list[str] | None] = [None] * len(train)
-    for f in range(config.folds):
-        inside = np.flatnonzero(fold != f).tolist()
-        held = np.flatnonzero(fold == f).tolist()
-        part = {"train": [train[i] for i in inside], "validation": corpus["validation"]}
-        model = fit(part, one, _staged(progress, f"first pass, fold {f + 1}/{config.folds}"))
-        for i, found in zip(held, tag_documents(model, [train[i] for i in held])):
-            tags[i] = found
-    first = fit(corpus, one, _staged(progress, "first pass"))
+    for f, fold_tags in enumerate(found):
+        for i, t in zip(np.flatnonzero(fold == f).tolist(), fold_tags):
+            tags[i] = t
     return first, {"train": tags, "validation": tag_documents(first, corpus["validation"])}
+
+
+def _fold_tags(inside: list[Sentence], held: list[Sentence], dev: list[Sentence], config: TrainConfig,
+               epochs: int, progress: Callable[[dict], None] | None) -> list[list[str]]:
+    """A fold model trained on `inside` for `epochs` epochs, and its tags of `held`, by document."""
+    from .training import fit
+
+    model = fit({"train": inside, "validation": dev}, config, progress, epochs=epochs)
+    return tag_documents(model, held)
+
+
+def _one_blas_thread() -> None:
+    """A fold worker's start: BLAS on one thread (the workers share the cores)."""
+    from threadpoolctl import threadpool_limits
+
+    global _LIMIT
+    _LIMIT = threadpool_limits(1, user_api="blas")
+
+
+def _report(progress: Callable[[dict], None] | None, f: int, folds: int, epochs: int) -> None:
+    if progress is not None:
+        progress({"stage": f"first pass, fold {f + 1}/{folds}", "note": f"trained {epochs} epochs in a worker"})
 
 
 def _staged(progress: Callable[[dict], None] | None, stage: str) -> Callable[[dict], None] | None:

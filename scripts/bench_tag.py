@@ -7,6 +7,10 @@ Text comes from the dev file (its sentences joined with spaces, one a line). (a)
 sizes with the same weights copied into PyTorch, batches of 4096 windows, one thread count for both.
 (b) never tags the dev text twice with one tagger (tagging memoizes the chunks and words it meets): each
 run loads a fresh tagger and first feeds it the train text (or 50 train lines: cold), then times dev.
+
+A two-pass model (`nerwin train --two-pass`) has no PyTorch twin: (a) times its two networks (the second
+on the document columns made from the first's tags, which are made beforehand), and (b) also tags
+whole documents (a text per dev document, its sentences joined) beside the lines.
 """
 from __future__ import annotations
 
@@ -50,6 +54,9 @@ def main() -> None:
 
     tagger = nerwin.load(args.model)
     dev = load_split(data_folder(args.data), "validation")
+    if tagger.first_pass is not None:
+        two_pass(tagger, dev, args)
+        return
     enc = tagger.featurizer.encode([s.tokens for s in dev])
     batches = [enc.windows(enc.positions[i:i + args.batch]) for i in range(0, len(enc.positions), args.batch)]
     n_tokens = len(enc.positions)
@@ -101,20 +108,55 @@ def main() -> None:
               f"{torch.get_num_threads()} threads; same outputs: {same})")
         print(f"  nerwin / PyTorch = {t_torch / t_nerwin:.2f}x")
 
+    end_to_end(args, dev, n_tokens)
+
+
+def end_to_end(args, dev, n_tokens: int, documents: bool = False) -> None:
     lines = [" ".join(s.tokens) for s in dev]
     train_lines = [" ".join(s.tokens) for s in load_split(data_folder(args.data), "train")]
+    texts = {"lines": lines}
+    if documents:
+        texts["documents"] = [" ".join(" ".join(s.tokens) for s in dev if s.doc == d)
+                              for d in dict.fromkeys(s.doc for s in dev)]
 
     # So that no timed run meets the dev text a second time, each run gets a fresh tagger, first given the
     # train text (a tagger that has been running a while: dev's frequent words are known, its rare ones
     # are new), or only 50 lines of it (cold).
-    timings = {"after the train text": [], "cold (a new tagger)": []}
-    for _ in range(args.repeat):
-        for name, warm in (("after the train text", train_lines), ("cold (a new tagger)", train_lines[:50])):
-            timings[name].append(seconds_on_unseen_text(args.model, lines, warm, pause=0.5))
-    print(f"\n(b) end to end from {len(lines):,} raw dev text lines, 512 a call (tokenize, featurize, score, decode, "
-          f"spans), best of {args.repeat}, a fresh tagger each run:")
-    for name, times in timings.items():
-        print(f"  nerwin   {n_tokens / min(times):>12,.0f} tokens/s  {name}")
+    for what, items in texts.items():
+        timings = {"after the train text": [], "cold (a new tagger)": []}
+        for _ in range(args.repeat):
+            for name, warm in (("after the train text", train_lines), ("cold (a new tagger)", train_lines[:50])):
+                timings[name].append(seconds_on_unseen_text(args.model, items, warm, pause=0.5))
+        print(f"\n(b) end to end from {len(items):,} raw dev text {what}, 512 a call (tokenize, featurize, score, "
+              f"decode, spans), best of {args.repeat}, a fresh tagger each run:")
+        for name, times in timings.items():
+            print(f"  nerwin   {n_tokens / min(times):>12,.0f} tokens/s  {name}")
+
+
+def two_pass(tagger, dev, args) -> None:
+    """(a) and (b) for a two-pass model: no PyTorch twin; its two networks timed apart and together."""
+    enc = tagger.encode([s.tokens for s in dev], [s.doc for s in dev])
+    n_tokens = len(enc.positions)
+    first = Forward(tagger.first_pass.model.eval())
+    second = Forward(tagger.model.eval())
+    with_docs = tagger.documents.extend(enc, tagger.first_pass.best_ids(enc), len(enc.ids))
+    batches = [(enc.windows(enc.positions[i:i + args.batch]), with_docs.windows(with_docs.positions[i:i + args.batch]))
+               for i in range(0, n_tokens, args.batch)]
+
+    def run(which):
+        def go():
+            for pair in batches:
+                for forward, w in zip((first, second), pair):
+                    if forward in which:
+                        forward.windows(w)
+        return go
+
+    print(f"\n(a) network only (a two-pass model: no PyTorch twin), batches of {args.batch}, {n_tokens:,} tokens, "
+          f"best of {args.repeat}:")
+    for name, which in (("first pass", (first,)), ("second pass", (second,)), ("both", (first, second))):
+        run(which)()
+        print(f"  nerwin   {n_tokens / best_of(run(which), args.repeat):>12,.0f} tokens/s  {name}")
+    end_to_end(args, dev, n_tokens, documents=True)
 
 
 if __name__ == "__main__":
