@@ -206,6 +206,8 @@ def train_cli(
                                   "the same words and names elsewhere in the document."),
     folds: int = typer.Option(_DEFAULT.folds, "--folds", help="Two-pass: the first pass's tags of the "
                               "training data come from this many cross-validation folds."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Two-pass: train the fold models on this many "
+                             "processes (0: one per core)."),
     doc_dim: int = typer.Option(_DEFAULT.doc_dim, "--doc-dim", help="Two-pass: embedding size of each "
                                 "document feature."),
     weight_decay: float = typer.Option(_DEFAULT.weight_decay, "--weight-decay", help="Decoupled weight decay (AdamW)."),
@@ -242,7 +244,8 @@ def train_cli(
     with _TrainProgress(quiet) as progress:
         result = train(corpus, output, config, force=force, log_path=log_path, progress=progress,
                        command=_command(ctx), resume=resume, curves_path=curves_path(output),
-                       init_model=init_model, name=name, version=version, data_files=facts)
+                       init_model=init_model, name=name, version=version, data_files=facts,
+                       workers=jobs or _cores())
     if result.interrupted:
         typer.secho("interrupted: the best model so far is kept; continue with --resume", fg=typer.colors.YELLOW,
                     err=True)
@@ -251,6 +254,12 @@ def train_cli(
     typer.echo(f"best dev F1 {result.best_dev_f1:.2f} (strict IOB2) at epoch {result.best_epoch} of "
                f"{result.epochs_run}; {result.tokens_per_second:,.0f} tokens/s; model: {output}; log: {log_path}; "
                f"curves: {curves_path(output)}")
+
+
+def _cores() -> int:
+    from .fast.threads import CORES
+
+    return CORES
 
 
 # `nerwin train` options that are TrainConfig fields under another name, and those that set the network's

@@ -13,7 +13,7 @@ token gets four keys (Krishnan & Manning 2006's non-local features, as embedding
 - ``doc_super``: the most frequent type of the longer predicted entities elsewhere in the document that
   hold this word ("Alexander Lukashenko" PER for a lone "Lukashenko"), else ``none``.
 
-Ties go to the type first in the tag set. Nothing here is a rule: the second pass learns how far to trust
+Ties go to the type first in alphabetical order. Nothing here is a rule: the second pass learns how far to trust
 each key (a city's name is a LOC in one sentence and its football team, an ORG, in the next). A document
 never sees another: every key is counted within the token's own document.
 """

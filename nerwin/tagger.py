@@ -191,12 +191,12 @@ class Tagger:
             starts = np.array([t.start for t in flat], dtype=np.int64)
             ends = np.array([t.end for t in flat], dtype=np.int64)
         enc.words = found
-        enc.docs = None if docs is None else np.asarray(docs, dtype=np.int64)
+        enc.docs = _doc_numbers(docs, len(texts))
         return found if tokens else None, starts, ends, enc
 
     def encode(self, sentences: Sequence[Sequence[str]], docs: Sequence[int] | None = None) -> Encoded:
         """Pre-split sentences encoded for this tagger (`docs`: each sentence's document, default its own)."""
-        return self.input.encode(sentences, docs=docs, words=self.first_pass is not None)
+        return self.input.encode(sentences, docs=_doc_numbers(docs, len(sentences)), words=self.first_pass is not None)
 
     def outputs(self, enc: Encoded) -> np.ndarray:
         """Raw network outputs (N, n_out) for every token of an encoded corpus, in eval mode. A two-pass
@@ -486,6 +486,16 @@ def _from_contents(files: dict[str, bytes], fast: bool, threads: int | None) -> 
     """A pickled tagger rebuilt (see `Tagger.__reduce__`)."""
     config, vocab, arrays = serialize.load_contents(files, "<pickled tagger>")
     return Tagger.from_parts(config, vocab, arrays, Path("<pickled tagger>"), fast=fast, threads=threads)
+
+
+def _doc_numbers(docs: Sequence[int] | None, n: int) -> np.ndarray | None:
+    """`docs` as an array, checked to number each of the `n` texts."""
+    if docs is None:
+        return None
+    docs = np.asarray(docs, dtype=np.int64)
+    if docs.shape != (n,):
+        raise ValueError(f"docs must number each of the {n} texts' documents, got {docs.shape[0] if docs.ndim else 0}")
+    return docs
 
 
 def _tag_texts(tagger: Tagger, texts: list, min_score: float) -> list[list[Entity]]:

@@ -186,6 +186,9 @@ def continue_config(config: TrainConfig, init: Tagger) -> TrainConfig:
     columns and sizes, hidden layer, activation, CRF): only how to train comes from `config`."""
     if init.binary:
         raise NerwinError("--init-model takes a tagger, not the binary (LOC) variant")
+    if init.first_pass is not None:
+        raise NerwinError("--init-model continues a one-pass model; a two-pass model is trained from scratch "
+                          "(nerwin train --two-pass)")
     dims = {c.name: c.dim for c in init.featurizer.columns}
     shape = {name: dims.pop(column, 0) for column, name in _SHAPE_FIELDS.items()}
     net = init.model.hparams()
@@ -503,7 +506,7 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
           force: bool = False, log_path: str | Path | None = None, progress: Callable[[dict], None] | None = None,
           command: str | None = None, resume: bool = False, curves_path: str | Path | None = None,
           init_model: str | Path | None = None, name: str | None = None, version: str | None = None,
-          data_files: dict | None = None) -> TrainResult:
+          data_files: dict | None = None, workers: int = 1) -> TrainResult:
     """Train on corpus["train"], pick the epoch by dev F1 on corpus["validation"], save the best to `out`.
 
     `corpus` may also be a function that loads it: it is called once the options and the output folder
@@ -522,6 +525,9 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
     `init_model` continues from a finished model (see `prepare` and `start_from`): its weights, features
     and tags, the tables grown for the new data's words, affixes and labels; the network's shape is the
     model's (`continue_config`), the rest of `config` says how to train.
+
+    A two-pass model (`config.two_pass`) first trains its first pass and the fold models of its
+    cross-validated tags (`nerwin.two_pass`), the fold models on `workers` processes.
 
     When training ends, the model folder gets its card (`nerwin.card`): README.md and scores.json with
     `name` (default: the folder's name) and `version`, the labels, the data (`data_files`: split ->
@@ -548,7 +554,7 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
 
         if init is not None:
             raise NerwinError("--init-model continues a one-pass model; a two-pass model is trained from scratch")
-        data = prepare(corpus, config, None, first_pass(corpus, config, progress))
+        data = prepare(corpus, config, None, first_pass(corpus, config, progress, workers))
     else:
         data = prepare(corpus, config, init)
     rngs = Rngs.from_seed(config.seed)

@@ -15,7 +15,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from .fast.threads import CORES
 from .sentences import Corpus, Sentence
 from .tagger import Tagger
 from .train_config import TrainConfig
@@ -42,14 +41,15 @@ def tag_documents(tagger: Tagger, sentences: list[Sentence]) -> list[list[str]]:
 
 
 def first_pass(corpus: Corpus, config: TrainConfig, progress: Callable[[dict], None] | None = None,
-               workers: int | None = None) -> tuple[Tagger, dict[str, list[list[str]]]]:
+               workers: int = 1) -> tuple[Tagger, dict[str, list[list[str]]]]:
     """The first pass trained on all of train (with `config`'s settings, as a one-pass model), and the
     first-pass tags of every sentence: of train cross-validated over `config.folds` folds, of dev by that
     first pass.
 
     The fold models train for as many epochs as the first pass's best (dev is not scored for them: that
-    saves its scoring and the epochs of patience), on `workers` processes at a time (default: one per
-    core, each holding BLAS to one thread)."""
+    saves its scoring and the epochs of patience), on `workers` processes at a time (started with spawn,
+    each holding BLAS to one thread; a script that asks for more than one needs the usual
+    `if __name__ == "__main__":` guard), or in this process."""
     from .training import fit
 
     one = replace(config, two_pass=False, calibrate=False)
@@ -59,7 +59,7 @@ def first_pass(corpus: Corpus, config: TrainConfig, progress: Callable[[dict], N
     fold = fold_of(train, config.folds, config.seed)
     jobs = [([train[i] for i in np.flatnonzero(fold != f)], [train[i] for i in np.flatnonzero(fold == f)])
             for f in range(config.folds)]
-    workers = min(CORES if workers is None else workers, config.folds)
+    workers = min(workers, config.folds)
     if workers > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
