@@ -7,9 +7,8 @@ lines, so memory stays bounded however big a file; a line longer than `max_line_
 skipped) with a message naming that limit. A batch holds whole documents (`documents`: each line its own,
 the lines up to a blank one, or JSON Lines records sharing a `doc_key` value; see `nerwin.batching`), so a
 two-pass model reads each document whole; a document over `max_document_bytes` is read in parts, with a
-warning. A record that cannot be read (bytes that are not UTF-8,
-invalid JSON, no text field) stops the run as `file:line: problem`, or with `skip_bad` is reported,
-skipped and counted.
+warning. A record that cannot be read (bytes that are not UTF-8, invalid JSON, no text field) stops the
+run as `file:line: problem`, or with `skip_bad` is reported, skipped and counted.
 
 Outputs: stdout; one file (`--output FILE`); or a folder (`--output DIR`) holding one output file per
 input, at the input's path under its folder with the format's suffix. An output file is written to a
@@ -282,7 +281,7 @@ class Reader:
             self.bad(number, f"not valid JSON ({e.msg} at column {e.colno})")
             return None
         except RecursionError:
-            self.bad(number, "not valid JSON here (nested too deeply)")
+            self.bad(number, "JSON nested too deeply to read")
             return None
         problem = self._problem(record)
         if problem is not None:
