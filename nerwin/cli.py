@@ -490,6 +490,11 @@ class InputFormat(str, Enum):
     jsonl = "jsonl"
 
 
+class Documents(str, Enum):
+    lines = "lines"
+    blank_lines = "blank-lines"
+
+
 @app.command("tag")
 def tag_cli(
     text: str | None = typer.Argument(None, help="Text to tag; '-' reads one text a line from stdin."),
@@ -506,7 +511,18 @@ def tag_cli(
     glob: str | None = typer.Option(None, "--glob", "-g", help="Files to take from a --file folder "
                                     "(default: *.txt, or *.jsonl with --input-format jsonl)."),
     tokens: bool = typer.Option(False, "--tokens", "-t", help="Input is pre-tokenized: split on whitespace only."),
-    batch_size: int = typer.Option(512, "--batch-size", "-b", min=1, help="Lines tagged together."),
+    documents: Documents = typer.Option(Documents.lines, "--documents", help="What a two-pass model reads "
+                                        "as one document: lines (each line or record its own) or "
+                                        "blank-lines (the lines up to a blank line). One-pass models tag "
+                                        "alike either way."),
+    doc_key: str | None = typer.Option(None, "--doc-key", help="JSON Lines: consecutive records with the same "
+                                       "value of this field are one document."),
+    max_document_bytes: int = typer.Option(4_000_000, "--max-document-bytes", min=1,
+                                           help="Longest document read whole, in bytes (with --documents "
+                                           "blank-lines or --doc-key); a longer one is read in parts, with a "
+                                           "warning."),
+    batch_size: int = typer.Option(512, "--batch-size", "-b", min=1, help="Lines tagged together (whole "
+                                   "documents: more for a longer one)."),
     min_score: float = typer.Option(0.0, "--min-score", help="Leave out entities scored under this (0 to 1)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (one input) or folder "
                                        "(one output file per input) instead of stdout; a rerun resumes an "
@@ -531,6 +547,10 @@ def tag_cli(
         raise NerwinError("nothing to tag: the text is empty")
     if text is not None and text != "-" and input_format is InputFormat.jsonl:
         raise NerwinError("--input-format jsonl reads files or stdin ('-'), not a TEXT")
+    if doc_key is not None and input_format is not InputFormat.jsonl:
+        raise NerwinError("--doc-key names a field of JSON Lines records: give --input-format jsonl too")
+    if doc_key is not None and documents is not Documents.lines:
+        raise NerwinError("--doc-key and --documents blank-lines each say where documents end: give one")
     if text is None:
         sources = find_sources(file, glob or ("*.jsonl" if input_format is InputFormat.jsonl else "*.txt"))
     else:
@@ -539,7 +559,9 @@ def tag_cli(
     from .tagger import load
 
     tagger = load(model)
-    settings = Settings(fmt.value, input_format.value, text_key, tokens, min_score)
+    mode = "key" if doc_key is not None else documents.value
+    settings = Settings(fmt.value, input_format.value, text_key, tokens, min_score, mode, doc_key,
+                        max_document_bytes if mode != "lines" else Settings.max_document_bytes)
     options = Options(batch_size, jobs, force, skip_bad, max_line_bytes,
                       progress=not quiet and text is None and sys.stderr.isatty())
     summary = tag_corpus(tagger, sources, settings, options, output, folder)
@@ -548,6 +570,8 @@ def tag_cli(
         notes.append(f"{summary.finished_before} finished output(s) of an earlier run kept")
     if summary.bad:
         notes.append(f"{summary.bad:,} bad record(s) skipped")
+    if summary.split:
+        notes.append(f"{summary.split:,} document(s) over --max-document-bytes read in parts")
     if notes or options.progress:
         rate = summary.tokens / max(summary.seconds, 1e-9)
         typer.echo(f"tagged {summary.records:,} records ({summary.tokens:,} tokens, {rate:,.0f} tokens/s)"

@@ -4,9 +4,11 @@ Inputs: a text, stdin, files, and folders searched recursively with a glob; each
 (a text a line) or as JSON Lines records (`--input-format jsonl`: the text under `--text-key`, every other
 field passed through to the output record). Input is read in binary blocks and cut into batches of
 lines, so memory stays bounded however big a file; a line longer than `max_line_bytes` is refused (or
-skipped) with a message naming that limit. A record that cannot be read (bytes that are not UTF-8,
-invalid JSON, no text field) stops the run as `file:line: problem`, or with `skip_bad` is reported,
-skipped and counted.
+skipped) with a message naming that limit. A batch holds whole documents (`documents`: each line its own,
+the lines up to a blank one, or JSON Lines records sharing a `doc_key` value; see `nerwin.batching`), so a
+two-pass model reads each document whole; a document over `max_document_bytes` is read in parts, with a
+warning. A record that cannot be read (bytes that are not UTF-8, invalid JSON, no text field) stops the
+run as `file:line: problem`, or with `skip_bad` is reported, skipped and counted.
 
 Outputs: stdout; one file (`--output FILE`); or a folder (`--output DIR`) holding one output file per
 input, at the input's path under its folder with the format's suffix. An output file is written to a
@@ -36,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
+from .batching import Cutter, is_blank, key_value
 from .errors import NerwinError
 from .serialize import write_json_atomic
 from .writers import SUFFIX, WRITERS
@@ -56,6 +59,9 @@ class Settings:
     text_key: str = "text"
     tokens: bool = False
     min_score: float = 0.0
+    documents: str = "lines"  # what a document is: "lines", "blank-lines" or "key" (see nerwin.batching)
+    doc_key: str | None = None  # with "key": the JSON Lines field naming each record's document
+    max_document_bytes: int = 4_000_000  # a longer document is read in parts, each its own
 
 
 @dataclass
@@ -88,6 +94,7 @@ class Summary:
     tokens: int = 0
     bad: int = 0
     finished_before: int = 0
+    split: int = 0  # documents over max_document_bytes, read in parts
     seconds: float = 0.0
     written: list[Path] = field(default_factory=list)
 
@@ -129,13 +136,15 @@ class _Long:
 @dataclass
 class Batch:
     """Records read together: their texts, the records themselves (JSON Lines), where the input stands
-    after them (bytes and lines), and how many bad records were skipped among them."""
+    after them (bytes and lines), how many bad records were skipped among them, and the document of each
+    text (None: each its own). A batch holds whole documents (`nerwin.batching`)."""
 
     texts: list[str]
     records: list[dict] | None
     offset: int
     line: int
     bad: int
+    docs: list[int] | None = None
 
 
 class Reader:
@@ -143,17 +152,33 @@ class Reader:
 
     def __init__(self, name: str, settings: Settings, options: Options, warn: Callable[[str], None]):
         self.name, self.settings, self.options, self.warn = name, settings, options, warn
+        self.split = 0  # documents read in parts
 
     def bad(self, line: int, problem: str) -> None:
         message = f"{self.name}:{line}: {problem}"
         if not self.options.skip_bad:
             raise NerwinError(message)
-        self.warn(message)
+        self.warn(f"{message} (skipped)")
+
+    def _cutter(self) -> Cutter:
+        s = self.settings
+        return Cutter(s.documents, self.options.batch_size, s.max_document_bytes, self._key)
+
+    def _cut(self, cutter: Cutter, pending: list, line: int, eof: bool = False, idle: bool = False) -> int:
+        """How many pending lines (the first after `line` lines) make the next batch; 0: wait for more."""
+        cut, split = cutter.cut(pending, eof, idle)
+        if split:
+            self.split += 1
+            self.warn(f"{self.name}:{line + 1}: a document of more than {self.settings.max_document_bytes:,} "
+                      "bytes, read in parts (each its own document); raise --max-document-bytes to read it whole")
+        return cut
 
     def batches(self, stream, offset: int = 0, line: int = 0, interactive: bool = False) -> Iterator[Batch]:
-        """Batches from `stream`, which stands at byte `offset` after `line` lines. Interactive input (a
-        pipe, a terminal) hands a batch on as soon as no more input is waiting."""
-        size, limit = self.options.batch_size, self.options.max_line_bytes
+        """Batches from `stream`, which stands at byte `offset` after `line` lines, each ending where a
+        document does (`nerwin.batching`). Interactive input (a pipe, a terminal) hands the whole documents
+        read on as soon as no more input is waiting."""
+        limit = self.options.max_line_bytes
+        cutter = self._cutter()
         read = getattr(stream, "read1", stream.read)
         pending: list = []  # whole lines (bytes, or _Long), not yet handed on
         tail, skipping = b"", 0  # a line begun; the bytes of a too-long line being skipped
@@ -173,8 +198,13 @@ class Reader:
             pending += lines
             if len(tail) > limit:
                 skipping, tail = len(self._too_long(line + len(pending) + 1, len(tail))), b""
-            while len(pending) >= size or pending and interactive and not _waiting(stream):
-                batch, pending = pending[:size], pending[size:]
+            while pending:
+                cut = self._cut(cutter, pending, line)
+                if not cut and interactive and not _waiting(stream):
+                    cut = self._cut(cutter, pending, line, idle=True)
+                if not cut:
+                    break
+                batch, pending = pending[:cut], pending[cut:]
                 yield self._batch(batch, offset, line)
                 offset += sum(map(len, batch)) + len(batch)
                 line += len(batch)
@@ -183,7 +213,8 @@ class Reader:
         if tail:
             pending.append(tail)
         while pending:
-            batch, pending = pending[:size], pending[size:]
+            cut = self._cut(cutter, pending, line, eof=True)
+            batch, pending = pending[:cut], pending[cut:]
             yield self._batch(batch, offset, line, last=not pending and not skipping and bool(tail))
             offset += sum(map(len, batch)) + len(batch)
             line += len(batch)
@@ -200,20 +231,29 @@ class Reader:
         if offset == 0 and strings and strings[0] is not None and strings[0].startswith("\ufeff"):
             strings[0] = strings[0][1:]  # a UTF-8 byte order mark
         bad = sum(1 for s in strings if s is None)
+        documents = self.settings.documents
         if self.settings.input_format == "text":
             texts = [s.rstrip("\r") if "\r" in s else s for s in strings if s is not None]
-            return Batch(texts, None, end, line + len(lines), bad)
-        texts, records = [], []
+            return Batch(texts, None, end, line + len(lines), bad,
+                         _numbers(map(is_blank, texts)) if documents == "blank-lines" else None)
+        texts, records, docs = [], [], []
+        doc, last = 0, None  # the document of the next record; the key of the last one
         for number, s in enumerate(strings, line + 1):
             if s is None or not s.strip():
+                doc += documents == "blank-lines" and s is not None and is_blank(s)
                 continue
             record = self._record(s, number)
             if record is None:
                 bad += 1
-            else:
-                texts.append(record[self.settings.text_key])
-                records.append(record)
-        return Batch(texts, records, end, line + len(lines), bad)
+                continue
+            if documents == "key":
+                key = key_value(record[self.settings.doc_key])
+                doc += last is not None and key != last
+                last = key
+            texts.append(record[self.settings.text_key])
+            records.append(record)
+            docs.append(doc)
+        return Batch(texts, records, end, line + len(lines), bad, None if documents == "lines" else docs)
 
     def _decode(self, lines: list, line: int) -> list[str | None]:
         """The lines as text; None for a bad one (reported)."""
@@ -235,21 +275,53 @@ class Reader:
         return strings
 
     def _record(self, s: str, number: int) -> dict | None:
-        key = self.settings.text_key
         try:
             record = json.loads(s)
         except json.JSONDecodeError as e:
             self.bad(number, f"not valid JSON ({e.msg} at column {e.colno})")
             return None
+        except RecursionError:
+            self.bad(number, "JSON nested too deeply to read")
+            return None
+        problem = self._problem(record)
+        if problem is not None:
+            self.bad(number, problem)
+            return None
+        return record
+
+    def _problem(self, record) -> str | None:
+        """Why a parsed JSON line is not a record to tag, or None."""
+        key, doc_key = self.settings.text_key, self.settings.doc_key
         if not isinstance(record, dict):
-            self.bad(number, f"a JSON record must be an object, got {type(record).__name__}")
-        elif key not in record:
-            self.bad(number, f'no "{key}" field (see --text-key)')
-        elif not isinstance(record[key], str):
-            self.bad(number, f'"{key}" is not a string')
-        else:
-            return record
+            return f"a JSON record must be an object, got {type(record).__name__}"
+        if key not in record:
+            return f'no "{key}" field (see --text-key)'
+        if not isinstance(record[key], str):
+            return f'"{key}" is not a string'
+        if self.settings.documents == "key" and doc_key not in record:
+            return f'no "{doc_key}" field (see --doc-key)'
         return None
+
+    def _key(self, raw: bytes) -> str | None:
+        """A line's document key (`--doc-key`) as `_batch` will read it, or None for a line it will not
+        read as a record (blank or bad): quietly, since `_batch` reports it."""
+        try:
+            s = raw.decode("utf-8")
+            record = json.loads(s) if s.strip() else None
+        except (ValueError, RecursionError):
+            return None
+        if record is None or self._problem(record) is not None:
+            return None
+        return key_value(record[self.settings.doc_key])
+
+
+def _numbers(ends: Iterator[bool]) -> list[int]:
+    """Each line's document, from whether each line ends one (a blank line is the end of its own)."""
+    docs, doc = [], 0
+    for end in ends:
+        docs.append(doc)
+        doc += end
+    return docs
 
 
 def _waiting(stream) -> bool:
@@ -264,16 +336,18 @@ def _waiting(stream) -> bool:
 
 # ---- tagging a batch (here or on a worker) ----------------------------------------------------------
 
-def render(tagger, payload: tuple[list[str], list[dict] | None], settings: Settings) -> tuple[str, int, list[str]]:
-    """One batch tagged and written in the output format: (text, tokens, labels met)."""
-    texts, records = payload
+def render(tagger, payload: tuple[list[str], list[dict] | None, list[int] | None], settings: Settings
+           ) -> tuple[str, int, list[str]]:
+    """One batch tagged and written in the output format: (text, tokens, labels met). The payload: the
+    batch's texts, its records (JSON Lines) and the document of each text (None: each its own)."""
+    texts, records, docs = payload
     if not texts:
         return "", 0, []
     if settings.tokens:  # pre-tokenized: split on whitespace only, offsets into the text as it is
         tokenized = [[(m.group(), m.start(), m.end()) for m in _SPLIT.finditer(t)] for t in texts]
-        tagged = tagger.tag_flat_tokens(tokenized, texts, settings.min_score)
+        tagged = tagger.tag_flat_tokens(tokenized, texts, settings.min_score, docs=docs)
     else:
-        tagged = tagger.tag_flat(texts, settings.min_score, tokens=settings.fmt == "conll")
+        tagged = tagger.tag_flat(texts, settings.min_score, tokens=settings.fmt == "conll", docs=docs)
     return WRITERS[settings.fmt](tagged, records), int(tagged.lengths.sum()), sorted(set(tagged.labels))
 
 
@@ -481,7 +555,7 @@ def tag_corpus(tagger, sources: list[Source], settings: Settings, options: Optio
     stdout = stdout or sys.stdout
     digest = _model_digest(tagger) if output is not None else ""
     sources, finished_before = plan_outputs(sources, output, settings, options.force, folder, digest)
-    warn = warn or (lambda message: print(f"warning: {message} (skipped)", file=sys.stderr))
+    warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     summary = Summary(finished_before=finished_before)
     started = time.perf_counter()
     total = sum(s.path.stat().st_size for s in sources if s.path is not None) if sources else 0
@@ -492,8 +566,8 @@ def tag_corpus(tagger, sources: list[Source], settings: Settings, options: Optio
 
         workers = Workers(tagger, options.jobs, max(1, tagger.threads // options.jobs))
     work = partial(render, settings=settings)
-    run = (lambda batches: workers.map(work, batches, lambda b: (b.texts, b.records))) if workers else \
-        (lambda batches: ((b, work(tagger, (b.texts, b.records))) for b in batches))
+    run = (lambda batches: workers.map(work, batches, lambda b: (b.texts, b.records, b.docs))) if workers else \
+        (lambda batches: ((b, work(tagger, (b.texts, b.records, b.docs))) for b in batches))
     page: list[str] = []  # html: the blocks of every source, and the labels met
     labels: set[str] = set()
     try:
@@ -552,6 +626,7 @@ def _tag_source(source: Source, settings: Settings, options: Options, digest: st
                 stdout.flush()
             progress.advance(source.name, batch.offset - done, len(batch.texts), tokens)
             done = batch.offset
+        summary.split += reader.split
         if sink is not None:
             if html:
                 from .views import page as make_page

@@ -9,7 +9,10 @@ the toy corpus as read) is a fixture in tests/conftest.py.
 from __future__ import annotations
 
 import json
+import os
+import select
 import struct
+import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -250,3 +253,25 @@ def fails(result, *needles: str, warnings_before: bool = False) -> str:
     for needle in needles:
         assert needle in line, (needle, line)
     return line
+
+
+# ---- a child process's output, read with deadlines -------------------------------------------------
+
+class LineReader:
+    """Lines from a pipe, each with a deadline: a child that stops answering fails the test, not hangs it."""
+
+    def __init__(self, pipe):
+        self.fd, self.buffer, self.lines = pipe.fileno(), b"", []
+
+    def next(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while not self.lines:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise AssertionError(f"no output within {timeout} s")
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                raise AssertionError("output ended early")
+            *done, self.buffer = (self.buffer + chunk).split(b"\n")
+            self.lines.extend(reversed(done))
+        return self.lines.pop()

@@ -104,6 +104,7 @@ BAD_JSONL = [
     (b'{"text": "fine"}\n{"body": "no text"}\n', '2: no "text" field'),
     (b'{"text": "fine"}\n{"text": 3}\n', '2: "text" is not a string'),
     (b'{"text": "fine"}\n{"text": "caf\xe9"}\n', "2: bytes that are not UTF-8"),
+    (b'{"text": "fine"}\n' + b"[" * 100_000 + b"\n", "2: JSON nested too deeply to read"),
 ]
 
 

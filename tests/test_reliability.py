@@ -14,7 +14,6 @@ import json
 import os
 import random
 import re
-import select
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from nerwin.data import Sentence, load_corpus, load_files, read_conll
 from nerwin.errors import NerwinError
 from nerwin.tagger import load
 from nerwin.training import train
-from tests.helpers import GOOD_CONLL, SENTENCE, TINY, TINY_CLI, TOY, TOY_TEST, conll, write_conll
+from tests.helpers import GOOD_CONLL, SENTENCE, TINY, TINY_CLI, TOY, TOY_TEST, LineReader, conll, write_conll
 
 pytestmark = pytest.mark.reliability
 
@@ -242,26 +241,6 @@ def _hwm_kb(pid: int) -> int:
     return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1))
 
 
-class _LineReader:
-    """Lines from a pipe, each with a deadline: a child that stops answering fails the test, not hangs it."""
-
-    def __init__(self, pipe):
-        self.fd, self.buffer, self.lines = pipe.fileno(), b"", []
-
-    def next(self, timeout: float) -> bytes:
-        deadline = time.monotonic() + timeout
-        while not self.lines:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                raise AssertionError(f"no output within {timeout} s")
-            chunk = os.read(self.fd, 1 << 16)
-            if not chunk:
-                raise AssertionError("output ended early")
-            *done, self.buffer = (self.buffer + chunk).split(b"\n")
-            self.lines.extend(reversed(done))
-        return self.lines.pop()
-
-
 @pytest.mark.slow  # about 15 s with the JIT, a minute and more without
 def test_tag_a_stream_of_100000_lines_answers_as_input_arrives_with_flat_memory(tmp_path, tiny_model):
     n, first = 100_000, 5
@@ -285,7 +264,7 @@ def test_tag_a_stream_of_100000_lines_answers_as_input_arrives_with_flat_memory(
             pass
 
     try:
-        reader = _LineReader(proc.stdout)
+        reader = LineReader(proc.stdout)
         feed(0, first, close=False)
         # stdin is still open: the first answer must come anyway (startup takes a few seconds)
         assert json.loads(reader.next(timeout=120))["text"] == lines[0]
