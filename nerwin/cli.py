@@ -206,6 +206,8 @@ def train_cli(
                                   "the same words and names elsewhere in the document."),
     folds: int = typer.Option(_DEFAULT.folds, "--folds", help="Two-pass: the first pass's tags of the "
                               "training data come from this many cross-validation folds."),
+    lone: float = typer.Option(_DEFAULT.lone, "--lone", help="Two-pass: share of training sentences read as "
+                               "documents of their own (so that a one-sentence text still tags well)."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Two-pass: train the fold models on this many "
                              "processes (0: one per core)."),
     doc_dim: int = typer.Option(_DEFAULT.doc_dim, "--doc-dim", help="Two-pass: embedding size of each "

@@ -59,6 +59,7 @@ class TrainConfig:
     two_pass: bool = False     # a second pass that reads the document (`nerwin.documents`) over a first pass
     folds: int = 4             # two-pass: the first pass's tags of train come from this many folds
     doc_dim: int = 10          # two-pass: embedding size of each document column
+    lone: float = 0.0          # two-pass: share of training sentences read as documents of their own
 
     @classmethod
     def preset(cls, name: str = "default", **overrides) -> TrainConfig:
@@ -88,6 +89,8 @@ class TrainConfig:
             raise NerwinError(f"unknown feature {unknown[0]!r}; known: {', '.join(KEYS)}")
         if self.average < 0:
             raise NerwinError("average must be >= 0 epochs")
+        if not 0.0 <= self.lone <= 1.0:
+            raise NerwinError(f"the share of lone sentences must be in [0, 1], got {self.lone}")
         if self.two_pass and (self.task != "tags" or self.folds < 2 or self.doc_dim < 1):
             raise NerwinError("a two-pass model is a tagger with 2 or more folds and document columns >= 1 wide")
         if self.crf and self.task == "binary":

@@ -119,6 +119,11 @@ def prepare(corpus: Corpus, config: TrainConfig, init: Tagger | None = None,
     is_binary = config.task == "binary"
     tag_index = {t: i for i, t in enumerate(tags)}
     context: dict[str, np.ndarray | None] = {"train": None, "validation": None}
+    docs = {split: np.array([s.doc for s in corpus[split]], dtype=np.int64) for split in context}
+    if first_pass is not None and config.lone > 0 and len(docs["train"]):
+        # some training sentences read alone, as a one-sentence document (a text or a line) is at tag time
+        lone = np.random.default_rng([config.seed, 23]).random(len(docs["train"])) < config.lone
+        docs["train"][lone] = docs["train"].max() + 1 + np.arange(int(lone.sum()))
     if first_pass is not None:
         from .documents import DocumentFeatures
 
@@ -128,11 +133,11 @@ def prepare(corpus: Corpus, config: TrainConfig, init: Tagger | None = None,
             sentences = corpus[split]
             context[split] = documents.ids(
                 [t for s in sentences for t in s.tokens], np.array([tag_index[t] for s in found for t in s]),
-                np.array([len(s.tokens) for s in sentences]), np.array([s.doc for s in sentences]))
+                np.array([len(s.tokens) for s in sentences]), docs[split])
     words = first_pass is not None
     train = featurizer.encode(train_tokens, None if is_binary else [[tag_index[t] for t in s] for s in train_tags],
-                              context["train"], [s.doc for s in corpus["train"]], words)
-    dev = featurizer.encode(dev_tokens, None, context["validation"], [s.doc for s in corpus["validation"]], words)
+                              context["train"], docs["train"], words)
+    dev = featurizer.encode(dev_tokens, None, context["validation"], docs["validation"], words)
 
     word_column = [c.name for c in featurizer.columns].index("word")
     words = featurizer.columns[word_column]
