@@ -317,6 +317,44 @@ def test_the_training_data_of_the_second_pass_hold_the_first_pass_tags_given(sma
         np.testing.assert_array_equal(data.train.ids[names.index(name)][data.train.positions], expected[:, c])
 
 
+def test_lone_sentences_are_read_as_documents_of_their_own(small_corpus):
+    """`lone`: that share of the training sentences get the document features of a one-sentence document
+    (as a line or a short text gets at tag time); the others, and dev, keep their documents."""
+    from nerwin.training import prepare
+
+    train, dev = small_corpus["train"], small_corpus["validation"]
+    made_up = {"train": [s.tags for s in train], "validation": [s.tags for s in dev]}
+
+    def doc_columns(config, split="train"):
+        data = prepare(small_corpus, config, None, (None, made_up))
+        enc = getattr(data, {"train": "train", "validation": "dev"}[split])
+        return np.stack([enc.ids[-4 + c][enc.positions] for c in range(4)], axis=1)
+
+    documents = DocumentFeatures(prepare(small_corpus, TWO_PASS, None, (None, made_up)).tags)
+
+    def expected(sentences, docs):
+        return documents.ids([w for s in sentences for w in s.tokens],
+                             np.array([documents.tags.index(t) for s in sentences for t in s.tags]),
+                             np.array([len(s.tokens) for s in sentences]), docs)
+
+    by_document = expected(train, np.array([s.doc for s in train]))
+    alone = expected(train, None)
+    assert (by_document != alone).any()  # the toy documents do say something
+    np.testing.assert_array_equal(doc_columns(replace(TWO_PASS, lone=0.0)), by_document)
+    np.testing.assert_array_equal(doc_columns(replace(TWO_PASS, lone=1.0)), alone)
+    data = prepare(small_corpus, replace(TWO_PASS, lone=0.5), None, (None, made_up))
+    docs = data.train.docs
+    original = np.array([s.doc for s in train])
+    moved = docs != original  # read alone: a document number no other sentence has
+    assert 0.35 < moved.mean() < 0.65
+    assert all((docs == d).sum() == 1 for d in docs[moved])
+    np.testing.assert_array_equal(docs[~moved], original[~moved])
+    np.testing.assert_array_equal(np.stack([data.train.ids[-4 + c][data.train.positions] for c in range(4)], 1),
+                                  expected(train, docs))
+    np.testing.assert_array_equal(doc_columns(replace(TWO_PASS, lone=1.0), "validation"),
+                                  expected(dev, np.array([s.doc for s in dev])))
+
+
 # ---- a two-pass model: files, pickling, the fast and plain paths ---------------------------------------
 
 @pytest.fixture(scope="session")
