@@ -68,6 +68,7 @@ def card_data(tagger, corpus: dict, *, name: str, version: str | None = None, da
     card = {"name": name, "version": version, "nerwin_version": __version__,
             "labels": sorted({t[2:] for t in tagger.tags if t != "O"}), "tags": list(tagger.tags),
             "data": described, "command": command, "best_epoch": tagger.config.get("dev", {}).get("epoch"),
+            "passes": 1 if getattr(tagger, "first_pass", None) is None else 2,
             "dev": _scores(tagger, corpus["validation"])}
     if corpus.get("test"):
         card["test"] = _scores(tagger, corpus["test"])
@@ -96,7 +97,10 @@ def card_text(card: dict, training: dict | None = None) -> str:
     parts = [f"# nerwin model: {title}", "",
              f"A window tagger (nerwin {card['nerwin_version']}) for the entity types "
              f"{', '.join(card['labels']) or '(none)'}, trained by `nerwin train`; dev was used for early "
-             f"stopping only (best epoch {card.get('best_epoch')}).", "",
+             f"stopping only (best epoch {card.get('best_epoch')})."
+             + (" It reads each document twice: a first pass tags it, and a second pass sees those tags of "
+                "the same words and names elsewhere in the document (`nerwin train --two-pass`)."
+                if card.get("passes") == 2 else ""), "",
              "## Data", "", *files, "",
              "## How it was made", "", "```sh", card.get("command") or "(trained from Python: nerwin.train)", "```"]
     if settings:

@@ -59,7 +59,7 @@ class TrainConfig:
     two_pass: bool = False     # a second pass that reads the document (`nerwin.documents`) over a first pass
     folds: int = 4             # two-pass: the first pass's tags of train come from this many folds
     doc_dim: int = 10          # two-pass: embedding size of each document column
-    lone: float = 0.0          # two-pass: share of training sentences read as documents of their own
+    lone: float = 0.3          # two-pass: share of training sentences read as documents of their own
 
     @classmethod
     def preset(cls, name: str = "default", **overrides) -> TrainConfig:
