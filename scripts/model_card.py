@@ -56,6 +56,8 @@ def main() -> None:
     files = find_split_files(folder)
     dev = evaluate(files["validation"], tagger)
     test = evaluate(files["test"], tagger)
+    two_pass = tagger.first_pass is not None
+    alone = evaluate(files["test"], tagger, documents=False) if two_pass else None  # each sentence a document
 
     # speed as scripts/bench_tag.py measures it: a fresh tagger that has tagged the train text first
     # (tagging memoizes what it has seen), timed once on the dev text
@@ -65,7 +67,7 @@ def main() -> None:
 
     weights = model / "weights.safetensors"
     size_mb = sum(f.stat().st_size for f in model.iterdir() if f.is_file()) / 1e6
-    params = tagger.model.num_parameters()
+    params = tagger.model.num_parameters() + (tagger.first_pass.model.num_parameters() if two_pass else 0)
     config = tagger.config
     training = config.get("training", {})
     scores = {
@@ -73,6 +75,7 @@ def main() -> None:
         "test": {k: test[k] for k in ("precision", "recall", "f1")} | {"conlleval_f1": test["conlleval"]["f1"],
                                                                        "per_type": test["per_type"]},
         "tagging_tokens_per_second": round(rate),
+        **({"test_sentences_alone": {k: alone[k] for k in ("precision", "recall", "f1")}} if two_pass else {}),
         "parameters": params,
         "machine": describe_machine(),
     }
@@ -80,6 +83,18 @@ def main() -> None:
     write_json_atomic(model / "scores.json", {**keys, **scores})
     features = ", ".join(f"{c.name} {c.dim}-d" for c in tagger.featurizer.columns)
     averaged = f" weights averaged over the last {training['average']} epochs;" if training.get("average") else ""
+    passes = ""
+    if two_pass:
+        first = tagger.first_pass.config.get("dev") or {}
+        passes = f"""
+It reads each document twice. The first pass is the one-pass window tagger (token columns only; dev F1
+{first.get('f1', float('nan')):.2f} alone, best epoch {first.get('epoch')}); the second pass is a window tagger of the same
+shape that also sees, for each word of its window, the first pass's tag and what the first pass made of the
+same word, the same name and longer names holding the word elsewhere in the document (`nerwin.documents`).
+It was trained on first-pass tags of train from {training.get('folds')} cross-validation folds (no sentence's tags
+come from a model that saw its document), with {training.get('lone', 0):.0%} of the training sentences read as
+documents of their own. `nerwin evaluate` reads the sentences between two -DOCSTART- lines as one document.
+"""
     card = f"""# nerwin model: {model.name}
 
 A window tagger for English named entities (PER, LOC, ORG, MISC), trained by `nerwin train` on
@@ -101,7 +116,7 @@ input dropout {config['network'].get('input_dropout', 0.0)};{averaged}
 {'sentence-level CRF (learned transitions), ' if config['network'].get('crf') else ''}Viterbi decoding
 constrained to valid IOB2; Adam lr {training.get('lr')}, batch {training.get('batch_size')}, seed
 {training.get('seed')}; best dev epoch {config.get('dev', {}).get('epoch')}.
-
+{passes}
 ## Scores
 
 Entity-level, seqeval, **strict IOB2** (the conlleval-compatible lenient figure beside it).
@@ -111,6 +126,8 @@ Entity-level, seqeval, **strict IOB2** (the conlleval-compatible lenient figure 
 | dev (valid.txt) | {dev['precision']:.2f} | {dev['recall']:.2f} | {dev['f1']:.2f} | {dev['conlleval']['f1']:.2f} |
 | test (test.txt) | {test['precision']:.2f} | {test['recall']:.2f} | **{test['f1']:.2f}** | \
 {test['conlleval']['f1']:.2f} |
+
+{f"Test with each sentence read alone, as a one-sentence document (`--sentences`): F1 {alone['f1']:.2f}." if two_pass else ""}
 
 Test, per type:
 
