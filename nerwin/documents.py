@@ -20,7 +20,8 @@ never sees another: every key is counted within the token's own document.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import repeat
+from functools import lru_cache
+from itertools import count, repeat
 
 import numpy as np
 
@@ -31,6 +32,12 @@ __all__ = ["DocumentFeatures"]
 
 _ZEROS = str.maketrans("123456789", "000000000")  # lowercased, then this: `nerwin.features.normalize_word`
 NONE, OUTSIDE, FIRST_TYPE = 2, 3, 4  # ids in the doc_* columns: <pad>, <unk>, none, O, then the types
+
+
+@lru_cache(maxsize=8)
+def _mixers(n: int) -> np.ndarray:
+    """n odd 64-bit multipliers, the same in every call (an entity's name hashes the same everywhere)."""
+    return np.random.default_rng(0).integers(1, 2**63, size=max(n, 64), dtype=np.uint64) | 1
 
 
 class DocumentFeatures:
@@ -68,7 +75,7 @@ class DocumentFeatures:
         k = len(self.types) + 1
         doc = np.repeat(np.arange(len(lengths)) if docs is None else np.asarray(docs, dtype=np.int64), lengths)
         normal = list(map(str.translate, map(str.lower, words), repeat(_ZEROS)))  # normalize_word, at C speed
-        index = {w: i for i, w in enumerate(dict.fromkeys(normal))}
+        index = dict(zip(dict.fromkeys(normal), count()))
         word = np.fromiter(map(index.__getitem__, normal), np.int64, n)
         # the same word elsewhere in the document
         _, group = np.unique(doc * len(index) + word, return_inverse=True)
@@ -92,7 +99,7 @@ class DocumentFeatures:
         spots = firsts[inside] + offset
         # the same words as another entity of the document: entities named by a hash of their document
         # and words in order (64-bit, random multipliers: a collision is a 2**-64 chance per pair)
-        mix = np.random.default_rng(0).integers(1, 2**63, size=int(sizes.max()) + 1, dtype=np.uint64) | 1
+        mix = _mixers(int(sizes.max()) + 1)
         with np.errstate(over="ignore"):
             hashed = np.add.reduceat(word[spots].astype(np.uint64) * mix[1:][offset], starts) + doc[firsts].astype(
                 np.uint64) * mix[0]

@@ -150,6 +150,10 @@ class Tagger:
             from .fast import FastPath
 
             self._fast = FastPath(self.input, self.model, self._threads)
+            if first_pass is not None:
+                from .fast.second_pass import SecondPass
+
+                self._second = SecondPass(self.model, len(self.input.columns), self._threads)
         else:
             self._fast = None
 
@@ -167,6 +171,8 @@ class Tagger:
             self._fast.threads = self._fast.forward.threads = self._threads
         if self.first_pass is not None:
             self.first_pass.threads = threads
+            if self._fast is not None:
+                self._second.threads = self._threads
 
     def __reduce__(self):
         """Pickled by its model files' content (JSON and safetensors bytes, no code, no path): the copy is
@@ -204,7 +210,10 @@ class Tagger:
         if self.first_pass is not None:
             columns = len(self.input.columns)
             base = enc if len(enc.ids) == columns else enc.with_columns(enc.ids[:columns])
-            enc = self.documents.extend(base, self.first_pass.best_ids(base), columns)
+            first = self.first_pass.best_ids(base)
+            if self._fast is not None and hasattr(base, "type_ids") and len(base.positions):  # a TypedEncoded
+                return self._second.outputs(base, self.documents.ids(base.words, first, base.lengths, base.docs))
+            enc = self.documents.extend(base, first, columns)
             if self._fast is not None:
                 return self._fast.forward.outputs(enc)
             return self._graph_outputs(enc)

@@ -85,6 +85,22 @@ def test_window_sum_adds_each_slots_block_to_the_bias(w):
 
 
 
+@pytest.mark.parametrize("w", [3, 5])
+def test_window_sum_two_adds_both_tables_blocks_to_the_bias(w):
+    rng = np.random.default_rng(1)
+    n, h, k, k2 = 9, 4, 5, 3
+    inv = rng.integers(0, k, size=(n, w)).astype(np.int32)
+    inv2 = rng.integers(0, k2, size=(n, w)).astype(np.int32)
+    projected = rng.normal(size=(k, w * h)).astype(np.float32)
+    projected2 = rng.normal(size=(k2, w * h)).astype(np.float32)
+    bias = rng.normal(size=h).astype(np.float32)
+    out = np.empty((n, h), dtype=np.float32)
+    token_types.window_sum_two(inv, projected, inv2, projected2, bias, out)
+    expected = bias + sum(projected[inv[:, p], p * h:(p + 1) * h] + projected2[inv2[:, p], p * h:(p + 1) * h]
+                          for p in range(w))
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
 # ---- the forward equals the graph's forward pass ------------------------------------------------
 
 def _stream_windows(rng, n, vocab=(5, 3, 2)):

@@ -303,7 +303,7 @@ def test_the_training_data_of_the_second_pass_hold_the_first_pass_tags_given(sma
     rng = np.random.default_rng(0)
     made_up = {"train": [[TAGS[0] if rng.random() < 0.7 else "B-ORG" for _ in s.tokens] for s in train],
                "validation": [s.tags for s in dev]}
-    data = prepare(small_corpus, TWO_PASS, None, (None, made_up))
+    data = prepare(small_corpus, replace(TWO_PASS, lone=0.0), None, (None, made_up))  # every sentence in its document
     names = [c.name for c in data.featurizer.columns]
     assert names[-4:] == list(DOCUMENT_COLUMNS)
     pass1 = data.featurizer.columns[names.index("pass1")]

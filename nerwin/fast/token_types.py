@@ -136,6 +136,27 @@ def _window_sum_5(inv, projected, bias, out):
                          + projected[r3, 3 * h + j] + projected[r4, 4 * h + j])
 
 
+@_jit
+def _window_sum_two(inv, projected, inv2, projected2, bias, out):
+    n, w = inv.shape
+    h = out.shape[1]
+    for i in range(n):
+        for j in range(h):
+            out[i, j] = bias[j]
+        for p in range(w):
+            r, r2 = inv[i, p], inv2[i, p]
+            for j in range(h):
+                out[i, j] += projected[r, p * h + j] + projected2[r2, p * h + j]
+
+
+def window_sum_two(inv: np.ndarray, projected: np.ndarray, inv2: np.ndarray, projected2: np.ndarray,
+                   bias: np.ndarray, out: np.ndarray) -> None:
+    """`window_sum` of two sets of projections in one pass: out[i] = bias + sum_p (projected[inv[i, p]]
+    + projected2[inv2[i, p]])'s block p (a two-pass model's second network: token types and document
+    key combinations; `nerwin.fast.second_pass`)."""
+    _window_sum_two(inv, projected, inv2, projected2, bias, out)
+
+
 def window_sum(inv: np.ndarray, projected: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
     """out[i] = bias + sum_p projected[inv[i, p], p*h:(p+1)*h]: each window's first-layer pre-activation
     from the (k, w*h) projections of its token types, h = out.shape[1].
@@ -149,3 +170,4 @@ def window_sum(inv: np.ndarray, projected: np.ndarray, bias: np.ndarray, out: np
 # what each path of `Forward` runs first; loaded together by any big batch (see `nerwin.decode.small`)
 WINDOWS_KERNELS = (_window_types, _type_rows)
 TYPES_KERNELS = (_renumber, _type_rows)
+SECOND_PASS_KERNELS = (_renumber, _type_rows, _window_sum_two)
