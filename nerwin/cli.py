@@ -599,7 +599,8 @@ def info_cli(model: Path | None = typer.Argument(None, help=MODEL_HELP),
              "window": feats.get("half_window"),
              "features": [{"name": c["name"], "dim": c["dim"], "keys": len(vocab.get(c["name"], []))}
                           for c in feats.get("columns", [])],
-             "network": config.get("network"), "parameters": sum(int(a.size) for a in arrays.values()),
+             "network": config.get("network"), "first_pass": config.get("first_pass"),
+             "parameters": sum(int(a.size) for a in arrays.values()),
              "dev": config.get("dev"), "command": config.get("command"),
              "continued_from": config.get("continued_from"), "card": card}
     if fmt is ReportFormat.json:
@@ -621,8 +622,12 @@ def _info_text(about: dict) -> str:
     lines += [f"tags        {' '.join(about['tags'])}",
               f"window      {about['window']} words each side",
               "features    " + ", ".join(f"{c['name']} {c['dim']}d ({c['keys']} keys)" for c in about["features"]),
-              f"network     {json.dumps(about['network'])}",
-              f"parameters  {about['parameters']:,}"]
+              f"network     {json.dumps(about['network'])}"]
+    if about.get("first_pass"):  # a two-pass model: `network` is its second pass
+        first = about["first_pass"]
+        dev = f"; dev F1 {first['dev']['f1']:.2f} alone" if (first.get("dev") or {}).get("f1") is not None else ""
+        lines.append(f"first pass  {json.dumps(first.get('network'))}{dev} (the document columns come from its tags)")
+    lines += [f"parameters  {about['parameters']:,}"]
     if about["dev"]:
         lines.append(f"dev F1      {about['dev']['f1']:.2f} strict IOB2 (epoch {about['dev']['epoch']})")
     for split in ("dev", "test"):

@@ -32,6 +32,8 @@ ROWS = [
     ("+ mean of the last 3 epochs' weights (the shipped model)", [*CLASSIC, *AFFIX, "--crf", *MORE,
                                                                   "--input-dropout", "0.4", "--average", "3"]),
     ("+ O offset chosen on dev (the default preset: plain `nerwin train`)", []),
+    ("+ a second pass that reads the document (`--two-pass --lone 0`)", ["--two-pass", "--lone", "0"]),
+    ("+ 30% of the training sentences read alone (`--two-pass`: the shipped model)", ["--two-pass"]),
 ]
 
 
@@ -42,7 +44,7 @@ def nerwin(*args: str) -> subprocess.CompletedProcess:
 
 def tagging_speed(model: Path, lines: list[str], warm: list[str]) -> float:
     """End-to-end tokens/s on `lines`, best of 3, each run by a fresh tagger that has first tagged `warm`
-    (no run sees `lines` twice; as scripts/bench_tag.py does)."""
+    (no run sees `lines` twice; as scripts/bench_tag.py does). Each line is a document of its own."""
     best = min(seconds_on_unseen_text(model, lines, warm) for _ in range(3))
     return sum(len(line.split()) for line in lines) / best
 
