@@ -30,7 +30,8 @@ import numpy as np
 
 from . import binary, serialize
 from .autodiff.tensor import no_grad
-from .decode import allowed_transitions, crf_marginals, decode, log_softmax_rows
+from .decode import allowed_transitions, crf_marginals, decode, log_softmax_rows, small
+from .fast.token_types import SECOND_PASS_KERNELS
 from .errors import NerwinError
 from .fast.threads import CORES, blas_on_one_thread, threads_wanted
 from .features import DOCUMENT_COLUMNS, Encoded, Featurizer
@@ -211,7 +212,8 @@ class Tagger:
             columns = len(self.input.columns)
             base = enc if len(enc.ids) == columns else enc.with_columns(enc.ids[:columns])
             first = self.first_pass.best_ids(base)
-            if self._fast is not None and hasattr(base, "type_ids") and len(base.positions):  # a TypedEncoded
+            if (self._fast is not None and hasattr(base, "type_ids") and len(base.positions)  # a TypedEncoded
+                    and not small(len(base.positions), *SECOND_PASS_KERNELS)):
                 return self._second.outputs(base, self.documents.ids(base.words, first, base.lengths, base.docs))
             enc = self.documents.extend(base, first, columns)
             if self._fast is not None:

@@ -71,7 +71,8 @@ def main() -> None:
     config = tagger.config
     training = config.get("training", {})
     scores = {
-        "dev": {k: dev[k] for k in ("precision", "recall", "f1")} | {"conlleval_f1": dev["conlleval"]["f1"]},
+        "dev": {k: dev[k] for k in ("precision", "recall", "f1")} | {"conlleval_f1": dev["conlleval"]["f1"],
+                                                                     "per_type": dev["per_type"]},
         "test": {k: test[k] for k in ("precision", "recall", "f1")} | {"conlleval_f1": test["conlleval"]["f1"],
                                                                        "per_type": test["per_type"]},
         "tagging_tokens_per_second": round(rate),
