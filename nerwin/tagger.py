@@ -31,9 +31,9 @@ import numpy as np
 from . import binary, serialize
 from .autodiff.tensor import no_grad
 from .decode import allowed_transitions, crf_marginals, decode, log_softmax_rows, small
-from .fast.token_types import SECOND_PASS_KERNELS
 from .errors import NerwinError
 from .fast.threads import CORES, blas_on_one_thread, threads_wanted
+from .fast.token_types import SECOND_PASS_KERNELS
 from .features import DOCUMENT_COLUMNS, Encoded, Featurizer
 from .model import WindowModel
 from .tags import check_tags, parse_tag

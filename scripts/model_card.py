@@ -89,13 +89,15 @@ def main() -> None:
         first = tagger.first_pass.config.get("dev") or {}
         passes = f"""
 It reads each document twice. The first pass is the one-pass window tagger (token columns only; dev F1
-{first.get('f1', float('nan')):.2f} alone, best epoch {first.get('epoch')}); the second pass is a window tagger of the same
-shape that also sees, for each word of its window, the first pass's tag and what the first pass made of the
+{first.get('f1', float('nan')):.2f} alone, best epoch {first.get('epoch')}); the second pass is a window tagger of
+the same shape that also sees, for each word of its window, the first pass's tag and what the first pass made of the
 same word, the same name and longer names holding the word elsewhere in the document (`nerwin.documents`).
 It was trained on first-pass tags of train from {training.get('folds')} cross-validation folds (no sentence's tags
 come from a model that saw its document), with {training.get('lone', 0):.0%} of the training sentences read as
 documents of their own. `nerwin evaluate` reads the sentences between two -DOCSTART- lines as one document.
 """
+    alone_line = (f"Test with each sentence read alone, as a one-sentence document (`--sentences`): F1 "
+                  f"{alone['f1']:.2f}." if two_pass else "")
     card = f"""# nerwin model: {model.name}
 
 A window tagger for English named entities (PER, LOC, ORG, MISC), trained by `nerwin train` on
@@ -128,7 +130,7 @@ Entity-level, seqeval, **strict IOB2** (the conlleval-compatible lenient figure 
 | test (test.txt) | {test['precision']:.2f} | {test['recall']:.2f} | **{test['f1']:.2f}** | \
 {test['conlleval']['f1']:.2f} |
 
-{f"Test with each sentence read alone, as a one-sentence document (`--sentences`): F1 {alone['f1']:.2f}." if two_pass else ""}
+{alone_line}
 
 Test, per type:
 

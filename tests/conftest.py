@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SMALL_DEV, SMALL_TRAIN, TINY, cut, read_toy_corpus, to_conll
+from tests.helpers import SMALL_DEV, SMALL_TRAIN, TINY, TWO_PASS, cut, read_toy_corpus, to_conll
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +38,26 @@ def tiny_model(tmp_path_factory, toy_corpus) -> Path:
     result = train(toy_corpus, path, TINY)
     assert result.best_dev_f1 > 90, result.log
     return path
+
+
+@pytest.fixture(scope="session")
+def two_pass_model(tmp_path_factory, toy_corpus) -> Path:
+    """A two-pass model trained on data/toy with TWO_PASS (2 folds, 2 epochs), once per session. Do not
+    modify it."""
+    from nerwin.training import train
+
+    path = tmp_path_factory.mktemp("two-pass") / "model"
+    result = train(toy_corpus, path, TWO_PASS)
+    assert result.best_dev_f1 > 80, result.log
+    return path
+
+
+@pytest.fixture(scope="session")
+def two_pass_tagger(two_pass_model):
+    """The two-pass model, loaded (shared: do not modify)."""
+    import nerwin
+
+    return nerwin.load(two_pass_model)
 
 
 @pytest.fixture(scope="session")

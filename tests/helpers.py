@@ -29,6 +29,8 @@ TOY_TRAIN, TOY_VALID, TOY_TEST = TOY / "train.txt", TOY / "valid.txt", TOY / "te
 # ~11k training tokens, so a high learning rate and few steps reach dev F1 > 90 in two epochs.
 # The classic preset (words + caps, word-level softmax): the tests are about the machinery, not accuracy.
 TINY = TrainConfig.preset("classic", epochs=2, hidden=16, word_dim=8, batch_size=128, lr=1e-2, seed=1)
+TWO_PASS = TrainConfig.preset("classic", epochs=2, hidden=16, word_dim=8, batch_size=128, lr=1e-2, seed=1,
+                            two_pass=True, folds=2, doc_dim=4)  # TINY read twice
 # Options of `nerwin train` for a quick CLI run.
 TINY_CLI = ["--preset", "classic", "--epochs", "1", "--hidden", "16", "--word-dim", "8", "--batch-size", "128",
             "--lr", "0.01", "--quiet"]

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from itertools import groupby
 from pathlib import Path
 
@@ -21,28 +20,13 @@ from nerwin.batching import Cutter
 from nerwin.corpus import Options, Reader, Settings
 from nerwin.writers import WRITERS
 from tests import helpers
-from tests.helpers import ROOT, TINY, TOY_TEST, LineReader, ok, parse_marks, run
+from tests.helpers import ROOT, TOY_TEST, LineReader, ok, parse_marks, run
 
 NERWIN = [sys.executable, "-m", "nerwin.cli"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 BLANK = ("--documents", "blank-lines")
 
 
-@pytest.fixture(scope="session")
-def two_pass_model(tmp_path_factory, toy_corpus) -> Path:
-    """A two-pass model trained on data/toy (first pass over 2 folds, 2 epochs: a few seconds)."""
-    from nerwin.training import train
-
-    path = tmp_path_factory.mktemp("two-pass") / "model"
-    train(toy_corpus, path, replace(TINY, two_pass=True, folds=2, epochs=2, doc_dim=4))
-    return path
-
-
-@pytest.fixture(scope="session")
-def two_pass_tagger(two_pass_model):
-    from nerwin.tagger import load
-
-    return load(two_pass_model)
 
 
 def toy_documents() -> list[list[str]]:

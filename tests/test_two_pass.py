@@ -26,10 +26,9 @@ from nerwin.sentences import Sentence
 from nerwin.tagger import Tagger
 from nerwin.tokenize import tokenize
 from nerwin.two_pass import first_pass, fold_of
-from tests.helpers import SENTENCE, TINY, TINY_CLI, TOY, TOY_TEST, fails, ok, run
+from tests.helpers import SENTENCE, TINY_CLI, TOY, TOY_TEST, TWO_PASS, fails, ok, run
 
 TAGS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
-TWO_PASS = replace(TINY, two_pass=True, folds=2, doc_dim=4)
 
 
 # ---- the document features on hand-made documents -----------------------------------------------------
@@ -357,21 +356,6 @@ def test_lone_sentences_are_read_as_documents_of_their_own(small_corpus):
 
 # ---- a two-pass model: files, pickling, the fast and plain paths ---------------------------------------
 
-@pytest.fixture(scope="session")
-def two_pass_model(tmp_path_factory, toy_corpus) -> Path:
-    """A two-pass model trained on the toy data (2 folds, 2 epochs), once per session. Do not modify it."""
-    from nerwin.training import train
-
-    path = tmp_path_factory.mktemp("two-pass") / "model"
-    result = train(toy_corpus, path, TWO_PASS)
-    assert result.best_dev_f1 > 80, result.log
-    return path
-
-
-@pytest.fixture(scope="session")
-def two_pass_tagger(two_pass_model) -> Tagger:
-    """The two-pass model, loaded (shared: do not modify)."""
-    return nerwin.load(two_pass_model)
 
 
 def _plain(path: Path) -> Tagger:
