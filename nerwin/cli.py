@@ -208,6 +208,10 @@ def train_cli(
                               "training data come from this many cross-validation folds."),
     lone: float = typer.Option(_DEFAULT.lone, "--lone", help="Two-pass: share of training sentences read as "
                                "documents of their own (so that a one-sentence text still tags well)."),
+    case_copies: str = typer.Option(",".join(_DEFAULT.case_copies), "--case-copies", help="Add to the training "
+                                    "data (never dev) a copy of every training sentence re-cased each of these "
+                                    "ways, comma-separated: lower, upper, title (gold tags kept; each copy a "
+                                    "document of its own), for text without the usual capitals. Off by default."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Two-pass: train the fold models on this many "
                              "processes (0: one per core)."),
     doc_dim: int = typer.Option(_DEFAULT.doc_dim, "--doc-dim", help="Two-pass: embedding size of each "
@@ -293,6 +297,8 @@ def _train_config(preset: str, given: dict, continuing: bool) -> TrainConfig:
             value = _parse_features(value)
         elif field == "task":
             value = "binary" if value else "tags"
+        elif field == "case_copies":
+            value = [kind.strip() for kind in value.split(",") if kind.strip()]
         if field in fields:
             overrides[field] = value
     if overrides.get("task") == "binary":

@@ -15,7 +15,7 @@ from .sentences import Sentence
 from .tagger import Tagger, load
 from .tags import spans
 
-__all__ = ["Predictions", "ScoredSpan", "evaluate", "predict_file"]
+__all__ = ["Predictions", "ScoredSpan", "evaluate", "gold_tags", "predict_file"]
 
 ScoredSpan = tuple[int, int, str, float]  # a predicted entity: token start, end (exclusive), type, score
 
@@ -52,6 +52,21 @@ class Predictions:
         return scores, right
 
 
+def gold_tags(tagger: Tagger, sentences: list[Sentence], file: str | None, source: str = "") -> list[list[str]]:
+    """The sentences' tags to score `tagger` against: as they are, or a binary (LOC) model's LOC entities
+    alone. A tag of a type the model does not know is an error (its scores would silently read 0), named
+    by `file` and line, or (no file) by `source` (e.g. a hub split) and row."""
+    if tagger.binary:
+        return binary.gold([s.tags for s in sentences])
+    known = set(tagger.tags)
+    for s in sentences:
+        for i, t in enumerate(s.tags):
+            if t not in known:
+                where = f"{file}:{s.token_line(i)}" if file is not None else f"{source} row {s.line}"
+                raise NerwinError(f"{where}: tag {t!r} is not one the model knows ({', '.join(tagger.tags)})")
+    return [s.tags for s in sentences]
+
+
 def predict_file(data: str | Path | None, model: Tagger | str | Path | None = None,
                  options: DataOptions | None = None, hub: str | None = None, split: str = "test",
                  documents: bool = True) -> Predictions:
@@ -70,17 +85,7 @@ def predict_file(data: str | Path | None, model: Tagger | str | Path | None = No
         raise NerwinError("give a data file or a hub dataset (--hub NAME[:CONFIG]) to evaluate on, one of them")
     tagger = model if isinstance(model, Tagger) else load(model)
     sentences = read_data(data, options) if hub is None else read_hub_split(hub, split, options)
-    gold = [s.tags for s in sentences]
-    if tagger.binary:
-        gold = binary.gold(gold)
-    else:
-        known = set(tagger.tags)
-        for s in sentences:
-            for i, t in enumerate(s.tags):
-                if t not in known:
-                    where = f"{data}:{s.token_line(i)}" if hub is None else f"{hub} [{split}] row {s.line}"
-                    raise NerwinError(f"{where}: tag {t!r} is not one the model knows "
-                                      f"({', '.join(tagger.tags)})")
+    gold = gold_tags(tagger, sentences, str(data) if hub is None else None, f"{hub} [{split}]")
     tokens, found = tagger.tokens_and_entities([s.tokens for s in sentences],
                                                docs=[s.doc for s in sentences] if documents else None)
     pred, entities = [], []

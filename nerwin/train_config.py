@@ -60,6 +60,7 @@ class TrainConfig:
     folds: int = 4             # two-pass: the first pass's tags of train come from this many folds
     doc_dim: int = 10          # two-pass: embedding size of each document column
     lone: float = 0.3          # two-pass: share of training sentences read as documents of their own
+    case_copies: list[str] = field(default_factory=list)  # add train re-cased these ways (`nerwin.casing`)
 
     @classmethod
     def preset(cls, name: str = "default", **overrides) -> TrainConfig:
@@ -71,6 +72,7 @@ class TrainConfig:
     def check(self) -> None:
         """NerwinError naming the first setting that cannot work."""
         from .autodiff.nn import ACTIVATIONS
+        from .casing import check_kinds
         from .features import KEYS
 
         if self.window < 0 or self.hidden < 1 or self.batch_size < 1 or self.epochs < 1 or self.word_dim < 1:
@@ -93,6 +95,7 @@ class TrainConfig:
             raise NerwinError(f"the share of lone sentences must be in [0, 1], got {self.lone}")
         if self.two_pass and (self.task != "tags" or self.folds < 2 or self.doc_dim < 1):
             raise NerwinError("a two-pass model is a tagger with 2 or more folds and document columns >= 1 wide")
+        check_kinds(self.case_copies)
         if self.crf and self.task == "binary":
             raise NerwinError("the CRF layer is for the tagger, not the binary variant")
 

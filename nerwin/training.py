@@ -30,6 +30,7 @@ from .autodiff import functions as F
 from .autodiff import optim
 from .autodiff.tensor import Tensor, no_grad
 from .card import card_data, portable_path, read_card, write_card
+from .casing import augment
 from .crf import crf_nll, crf_nll_value
 from .data import Corpus
 from .decode import allowed_transitions
@@ -534,6 +535,9 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
     A two-pass model (`config.two_pass`) first trains its first pass and the fold models of its
     cross-validated tags (`nerwin.two_pass`), the fold models on `workers` processes.
 
+    `config.case_copies` adds to the training sentences (never to dev) a copy of each re-cased each of
+    those ways (`nerwin.casing.augment`), every copy a document of its own.
+
     When training ends, the model folder gets its card (`nerwin.card`): README.md and scores.json with
     `name` (default: the folder's name) and `version`, the labels, the data (`data_files`: split ->
     `nerwin.card.file_facts` or a description of the source), `command`, and dev (and test) scores.
@@ -554,14 +558,15 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
         if beside is not None and Path(beside).exists() and not (force or resume):
             raise NerwinError(f"{beside}: already exists; pass --force to replace it")
     corpus = corpus() if callable(corpus) else corpus
+    trained_on = augment(corpus, config.case_copies)  # the card describes `corpus`, the files as read
     if config.two_pass:
         from .two_pass import first_pass
 
         if init is not None:
             raise NerwinError("--init-model continues a one-pass model; a two-pass model is trained from scratch")
-        data = prepare(corpus, config, None, first_pass(corpus, config, progress, workers))
+        data = prepare(trained_on, config, None, first_pass(trained_on, config, progress, workers))
     else:
-        data = prepare(corpus, config, init)
+        data = prepare(trained_on, config, init)
     rngs = Rngs.from_seed(config.seed)
     model = build_model(data, config, rngs)
     if init is not None:
