@@ -69,7 +69,8 @@ def augment(corpus: Corpus, kinds: Sequence[str]) -> Corpus:
     train = corpus["train"]
     docs = [s.doc for s in train]
     span = max(docs, default=0) - min(docs, default=0) + 1
-    copies = [replace(s, tokens=CASINGS[kind](s.tokens), tags=list(s.tags), doc=s.doc + k * span)
+    copies = [replace(s, tokens=CASINGS[kind](s.tokens), tags=list(s.tags), doc=s.doc + k * span,
+                      origin=s.doc if s.origin is None else s.origin)
               for k, kind in enumerate(kinds, start=1) for s in train]
     return {**corpus, "train": [*train, *copies]}
 

@@ -23,9 +23,11 @@ __all__ = ["fold_of", "first_pass", "tag_documents"]
 
 
 def fold_of(sentences: list[Sentence], folds: int, seed: int) -> np.ndarray:
-    """Each sentence's fold: whole documents go to a fold (shuffled with the seed, then dealt in turn);
-    data with fewer documents than folds is dealt sentence by sentence."""
-    docs = np.array([s.doc for s in sentences], dtype=np.int64)
+    """Each sentence's fold: whole documents go to a fold (shuffled with the seed, then dealt in turn), a
+    copy made from a document (`Sentence.origin`, e.g. re-cased by --case-copies) with it, so that no fold
+    model tags a sentence it was trained on in another casing; data with fewer documents than folds is
+    dealt sentence by sentence."""
+    docs = np.array([s.doc if s.origin is None else s.origin for s in sentences], dtype=np.int64)
     names, of_sentence = np.unique(docs, return_inverse=True)
     if len(names) < folds:
         of_sentence = np.arange(len(sentences))

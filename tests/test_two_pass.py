@@ -232,6 +232,19 @@ def test_folds_of_the_toy_training_data(toy_corpus):
     assert len(docs) > 3 * 10  # the toy data's -DOCSTART- lines: dealt by document, not by sentence
 
 
+def test_copies_of_a_document_go_to_its_fold(toy_corpus):
+    """Re-cased copies (--case-copies) are documents of their own for the document features, but a fold
+    model must not be trained on a sentence in one casing and tag it in another."""
+    from nerwin.casing import augment
+
+    train = augment(toy_corpus, ["lower", "upper"])["train"]
+    n = len(toy_corpus["train"])
+    assert len(train) == 3 * n and {s.doc for s in train[n:]}.isdisjoint({s.doc for s in train[:n]})
+    fold = fold_of(train, 4, seed=3).tolist()
+    assert fold[n:2 * n] == fold[:n] and fold[2 * n:] == fold[:n]
+    assert len(set(fold)) == 4
+
+
 def test_with_fewer_documents_than_folds_sentences_are_dealt():
     sentences = _sentences([0] * 7 + [1] * 3)
     fold = fold_of(sentences, 3, seed=0)
