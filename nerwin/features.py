@@ -144,11 +144,6 @@ class Encoded:
     docs: np.ndarray | None = None
     words: list[str] | None = None
 
-    def doc_of_tokens(self) -> np.ndarray:
-        """The document number of every token."""
-        docs = np.arange(len(self.lengths)) if self.docs is None else np.asarray(self.docs)
-        return np.repeat(docs, self.lengths)
-
     def with_columns(self, ids: list[np.ndarray]) -> Encoded:
         """The same tokens and sentences with these columns' id streams."""
         return Encoded(ids, self.positions, self.tags, self.lengths, self.half, self.docs, self.words)
