@@ -19,7 +19,7 @@ never sees another: every key is counted within the token's own document.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import count, repeat
 
@@ -28,10 +28,23 @@ import numpy as np
 from .features import DOCUMENT_COLUMNS, PAD_KEY, UNK_KEY, FeatureColumn
 from .tags import parse_tag
 
-__all__ = ["DocumentFeatures"]
+__all__ = ["DocumentFeatures", "normal_forms", "word_keys"]
 
 _ZEROS = str.maketrans("123456789", "000000000")  # lowercased, then this: `nerwin.features.normalize_word`
 NONE, OUTSIDE, FIRST_TYPE = 2, 3, 4  # ids in the doc_* columns: <pad>, <unk>, none, O, then the types
+
+
+def normal_forms(words: Iterable[str]) -> list[str]:
+    """Every word lowercased with its digits as 0, at C speed (no Python frame per word)."""
+    return list(map(str.translate, map(str.lower, words), repeat(_ZEROS)))
+
+
+def word_keys(words: Sequence[str]) -> np.ndarray:
+    """A number per word, equal exactly where the words' normal forms are (what `DocumentFeatures.ids`
+    compares). `nerwin.fast.Preparer` gives lasting numbers of its own, without a string per token."""
+    normal = normal_forms(words)
+    index = dict(zip(dict.fromkeys(normal), count()))
+    return np.fromiter(map(index.__getitem__, normal), np.int64, len(normal))
 
 
 @lru_cache(maxsize=8)
@@ -61,10 +74,11 @@ class DocumentFeatures:
         """The document columns, each `dim` wide."""
         return [FeatureColumn(name, dim, self.vocab(name)) for name in DOCUMENT_COLUMNS]
 
-    def ids(self, words: Sequence[str], tag_ids: np.ndarray, lengths: np.ndarray, docs: np.ndarray | None
-            ) -> np.ndarray:
-        """(tokens, 4) ids of the document columns, from every token's text and its first-pass tag id; the
-        tokens make sentences of `lengths`, `docs` numbers each sentence's document (None: each its own)."""
+    def ids(self, words: Sequence[str] | np.ndarray, tag_ids: np.ndarray, lengths: np.ndarray,
+            docs: np.ndarray | None) -> np.ndarray:
+        """(tokens, 4) ids of the document columns, from every token's text (or its number from `word_keys`:
+        non-negative integers, equal for the same normal form) and its first-pass tag id; the tokens make
+        sentences of `lengths`, `docs` numbers each sentence's document (None: each its own)."""
         n = len(words)
         out = np.full((n, len(DOCUMENT_COLUMNS)), NONE, dtype=np.int64)
         if n == 0:
@@ -74,11 +88,13 @@ class DocumentFeatures:
         label, prefix = self._label[tag_ids], self._prefix[tag_ids]
         k = len(self.types) + 1
         doc = np.repeat(np.arange(len(lengths)) if docs is None else np.asarray(docs, dtype=np.int64), lengths)
-        normal = list(map(str.translate, map(str.lower, words), repeat(_ZEROS)))  # normalize_word, at C speed
-        index = dict(zip(dict.fromkeys(normal), count()))
-        word = np.fromiter(map(index.__getitem__, normal), np.int64, n)
+        word = words.astype(np.int64, copy=False) if isinstance(words, np.ndarray) else word_keys(words)
+        top = int(word.max()) + 1  # doc * top + word names a word of a document
+        if top * (int(doc.max()) + 1) >= 2**62:  # numbers from a long-lived preparer: renumber them densely
+            word = np.unique(word, return_inverse=True)[1].reshape(-1)
+            top = int(word.max()) + 1
         # the same word elsewhere in the document
-        _, group = np.unique(doc * len(index) + word, return_inverse=True)
+        _, group = np.unique(doc * top + word, return_inverse=True)
         counts = np.bincount(group * k + label, minlength=(group.max() + 1) * k).reshape(-1, k)
         others = counts[group]
         others[np.arange(n), label] -= 1
@@ -113,7 +129,7 @@ class DocumentFeatures:
         # entities of that type holding the key (a word of a document) that are longer than s words
         own = np.zeros(n, dtype=np.int64)
         own[spots] = sizes[inside]
-        keys = doc * len(index) + word
+        keys = doc * top + word
         long = own[spots] > 1
         if long.any():
             holder_keys, holder = np.unique(keys[spots[long]], return_inverse=True)
@@ -131,7 +147,8 @@ class DocumentFeatures:
 
     def extend(self, enc, tag_ids: np.ndarray, columns: int):
         """`enc`'s first `columns` id streams (its token columns) and the document columns' streams from
-        the first pass's `tag_ids`: what the second pass reads. `enc.words` must hold the tokens."""
+        the first pass's `tag_ids`: what the second pass reads. `enc.words` must hold the tokens (or their
+        `word_keys`)."""
         ids = self.ids(enc.words, tag_ids, enc.lengths, enc.docs)
         streams = []
         for c in range(ids.shape[1]):

@@ -133,7 +133,8 @@ class Encoded:
     i-th real token; `tags` its tag id (or -1 when unknown); `lengths` the sentence lengths. Documents
     (what a two-pass model reads as a whole): `docs[s]` numbers sentence s's document, the sentences of
     one document next to each other (None: every sentence is a document of its own); `words` every
-    token's text, when a two-pass model needs them.
+    token's text when a two-pass model needs them, or a number per token equal for the same word up to
+    case and digits (`nerwin.documents.word_keys`; `nerwin.fast.Preparer` gives these).
     """
 
     ids: list[np.ndarray]
@@ -142,7 +143,7 @@ class Encoded:
     lengths: np.ndarray
     half: int
     docs: np.ndarray | None = None
-    words: list[str] | None = None
+    words: list[str] | np.ndarray | None = None
 
     def with_columns(self, ids: list[np.ndarray]) -> Encoded:
         """The same tokens and sentences with these columns' id streams."""

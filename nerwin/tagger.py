@@ -187,17 +187,16 @@ class Tagger:
         """Every token's text (with `tokens`), start and end, texts in turn, and their encoding (a sentence
         per text; `docs` numbers each text's document, by default each text is one). Raw strings are
         tokenized, token lists taken as they are."""
-        words = tokens or self.first_pass is not None
-        if self._fast is not None:
-            found, starts, ends, enc = self._fast.prepare(texts, words)
+        if self._fast is not None:  # its encoding carries word keys (`nerwin.documents.word_keys`)
+            found, starts, ends, enc = self._fast.prepare(texts, tokens)
         else:
             tokenized = [tokenize(t) if isinstance(t, str) else words_as_tokens(t) for t in texts]
             flat = [t for toks in tokenized for t in toks]
             enc = self.input.encode([[t.text for t in toks] for toks in tokenized])
-            found = [t.text for t in flat] if words else None
+            found = [t.text for t in flat] if tokens or self.first_pass is not None else None
             starts = np.array([t.start for t in flat], dtype=np.int64)
             ends = np.array([t.end for t in flat], dtype=np.int64)
-        enc.words = found
+            enc.words = found
         enc.docs = _doc_numbers(docs, len(texts))
         return found if tokens else None, starts, ends, enc
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import nerwin
 from nerwin.autodiff.tensor import no_grad
+from nerwin.documents import word_keys
 from nerwin.fast import Forward, Preparer, token_types
 from nerwin.fast import forward as forward_module
 from nerwin.model import WindowModel
@@ -99,6 +100,10 @@ def test_window_sum_two_adds_both_tables_blocks_to_the_bias(w):
     expected = bias + sum(projected[inv[:, p], p * h:(p + 1) * h] + projected2[inv2[:, p], p * h:(p + 1) * h]
                           for p in range(w))
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    if w == 5:  # the same sums in the same order as the general kernel: equal to the bit
+        general = np.empty_like(out)
+        token_types._window_sum_two(inv, projected, inv2, projected2, bias, general)
+        np.testing.assert_array_equal(out, general)
 
 
 # ---- the forward equals the graph's forward pass ------------------------------------------------
@@ -226,6 +231,29 @@ def test_prepared_ids_are_each_columns_key_of_each_token(tiny_model):
     for a, b in zip(enc.ids, plain.ids):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(enc.type_windows(enc.positions)[:, enc.half], enc.types[enc.positions])
+
+
+def _partition(keys) -> list[list[int]]:
+    """Which positions share a key, whatever the keys' values."""
+    groups: dict = {}
+    for i, k in enumerate(np.asarray(keys).tolist()):
+        groups.setdefault(k, []).append(i)
+    return sorted(groups.values())
+
+
+@pytest.mark.parametrize("kept", [1, 4, 500_000])
+def test_the_preparers_word_keys_match_exactly_the_same_word_up_to_case_and_digits(monkeypatch, kept, tiny_model):
+    """What a two-pass model's document columns compare: equal keys exactly for equal normal forms, in every
+    call, also for rows past the kept limit (numbered for one call only)."""
+    monkeypatch.setattr(Preparer, "ROWS_KEPT", kept)
+    preparer = Preparer(nerwin.load(tiny_model).featurizer)
+    calls = [["Velmora VELMORA velmora Velmor 1996 2017 Tam Tam", "Quillon quillon Velmora ."],
+             ["Velmora met QUILLON in 1999 , velmora .", "Brenwick brenwick BRENWICK Velmora"],
+             ["new NEW words Words 12 34"]]
+    for texts in calls:
+        prepared = preparer.prepare(texts, tokens=True)
+        assert _partition(prepared.enc.words) == _partition(word_keys(prepared.tokens))
+        assert prepared.enc.words.min() > 0 and len(prepared.enc.words) == len(prepared.tokens)
 
 
 def test_a_call_interrupted_midway_leaves_the_memos_right(monkeypatch, tiny_model):

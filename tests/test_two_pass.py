@@ -19,7 +19,7 @@ import pytest
 
 import nerwin
 from nerwin import serialize
-from nerwin.documents import DocumentFeatures
+from nerwin.documents import DocumentFeatures, word_keys
 from nerwin.errors import NerwinError
 from nerwin.features import DOCUMENT_COLUMNS
 from nerwin.sentences import Sentence
@@ -430,6 +430,29 @@ def test_the_fast_and_plain_paths_of_a_two_pass_model_tag_alike(two_pass_model, 
     np.testing.assert_allclose(fast.outputs(fast.encode(documents[0], [0] * len(documents[0]))),
                                plain.outputs(plain.encode(documents[0], [0] * len(documents[0]))),
                                rtol=1e-4, atol=1e-4)
+
+
+def test_the_fast_path_past_its_kept_rows_tags_a_two_pass_model_as_the_plain_path(two_pass_model, toy_corpus,
+                                                                                 monkeypatch):
+    from nerwin.fast import Preparer
+
+    monkeypatch.setattr(Preparer, "ROWS_KEPT", 3)  # most words get their rows (and word keys) for one call only
+    fast, plain = nerwin.load(two_pass_model), _plain(two_pass_model)
+    documents = _toy_documents(toy_corpus, 6)
+    texts = [" ".join(s) for doc in documents for s in doc]
+    docs = [d for d, doc in enumerate(documents) for _ in doc]
+    shouted = [t.upper() for t in texts]
+    for batch in (texts, shouted, texts):
+        assert fast.tag_texts(batch, docs=docs) == plain.tag_texts(batch, docs=docs)
+
+
+def test_document_columns_from_word_keys_equal_those_from_the_words():
+    words = ["Velmora", "visited", "VELMORA", "in", "1996", "and", "velmora", "in", "2017"]
+    tag_ids = np.array([1, 0, 3, 0, 0, 0, 1, 0, 0])
+    lengths, docs = np.array([4, 5]), np.array([0, 0])
+    features = DocumentFeatures(["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG"])
+    np.testing.assert_array_equal(features.ids(word_keys(words) * 7 + 3, tag_ids, lengths, docs),
+                                  features.ids(words, tag_ids, lengths, docs))
 
 
 def _drop_first_arrays(path: Path) -> None:

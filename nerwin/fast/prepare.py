@@ -5,6 +5,9 @@ A `Preparer` owns its memos and their validity:
 - token -> row: a row of `ids` holds the token's id in every feature column, and also names its token
   type across calls (`TypedEncoded.type_keys`, which lets the forward pass keep projections). Past
   ROWS_KEPT tokens, new ones get rows for the current call only (and no lasting name).
+- token -> word key: a number per row, equal exactly for tokens with the same normal form (lowercased,
+  digits as 0): what a two-pass model's document columns compare (`TypedEncoded.words`), without a
+  string per token. Rows kept keep their numbers; rows for one call only get numbers for that call.
 - chunk key -> chunk number: a chunk's tokens, their offsets in the chunk and their rows sit in numpy
   tables (one shape for every chunk). A whitespace-free chunk's tokens depend on its key alone
   (`nerwin.tokenize.chunk_tokens`; see `Key`); a word of a pre-split text is one token. Chunks holding
@@ -22,11 +25,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from itertools import accumulate
+from itertools import accumulate, count
 from typing import NamedTuple
 
 import numpy as np
 
+from ..documents import normal_forms
 from ..features import Featurizer, stream_positions, tag_ids
 from ..tokenize import chunk_keys, chunk_tokens
 from .forward import TypedEncoded
@@ -134,6 +138,9 @@ class Preparer:
         self._lock = threading.Lock()
         self._row_of: dict[str, int] = {}
         self._ids = np.zeros((1024, len(featurizer.columns)), dtype=np.int64)  # row 0: the pad
+        self._word_keys = np.zeros(1024, dtype=np.int64)  # per row: its word key
+        self._key_of: dict[str, int] = {}  # normal form -> word key, for the rows kept
+        self._next_key = count(1)  # key 0: the pad's
         self._n_rows = 1
         self._new: list[str] = []  # tokens given a row in this call, their ids filled at its end
         self._chunk_of: dict[Key, int] = {}
@@ -233,15 +240,25 @@ class Preparer:
             self._n_rows += 1
             if row == len(self._ids):
                 self._ids = np.concatenate([self._ids, np.zeros_like(self._ids)])
+                self._word_keys = np.concatenate([self._word_keys, np.zeros_like(self._word_keys)])
             self._new.append(token)
             if row <= self.ROWS_KEPT:
                 self._row_of[token] = row
         return row
 
     def _fill_new_rows(self) -> None:
-        """The new tokens' ids, all in one call of the featurizer (column at a time)."""
+        """The new tokens' ids, all in one call of the featurizer (column at a time), and their word keys."""
         if self._new:
-            self._ids[self._n_rows - len(self._new):self._n_rows] = self.featurizer.ids(self._new)
+            first = self._n_rows - len(self._new)
+            self._ids[first:self._n_rows] = self.featurizer.ids(self._new)
+            normal = normal_forms(self._new)
+            kept = max(0, min(len(normal), self.ROWS_KEPT + 1 - first))  # rows <= ROWS_KEPT stay
+            keys = list(map(self._key_of.setdefault, normal[:kept], self._next_key))
+            if kept < len(normal):  # keys for this call only: the table of kept keys stays bounded
+                here: dict[str, int] = {}
+                keys += [self._key_of[w] if w in self._key_of else here.setdefault(w, next(self._next_key))
+                         for w in normal[kept:]]
+            self._word_keys[first:self._n_rows] = keys
             self._new = []
 
     def _spread(self, numbers: np.ndarray, offsets: np.ndarray, chunks_per_text: list[int],
@@ -264,5 +281,7 @@ class Preparer:
         stream[positions] = rows
         kinds, types = np.unique(stream, return_inverse=True)
         keys = np.where(kinds <= len(self._row_of), kinds, -1)  # rows for one call only have no lasting name
-        return TypedEncoded(positions, tag_ids(None, len(rows)), lengths, half, types,
-                            np.ascontiguousarray(self._ids[kinds].T), keys)
+        enc = TypedEncoded(positions, tag_ids(None, len(rows)), lengths, half, types,
+                           np.ascontiguousarray(self._ids[kinds].T), keys)
+        enc.words = self._word_keys[rows]
+        return enc

@@ -149,12 +149,28 @@ def _window_sum_two(inv, projected, inv2, projected2, bias, out):
                 out[i, j] += projected[r, p * h + j] + projected2[r2, p * h + j]
 
 
+@_jit
+def _window_sum_two_5(inv, projected, inv2, projected2, bias, out):
+    n = inv.shape[0]
+    h = out.shape[1]
+    for i in range(n):
+        r0, r1, r2, r3, r4 = inv[i, 0], inv[i, 1], inv[i, 2], inv[i, 3], inv[i, 4]
+        s0, s1, s2, s3, s4 = inv2[i, 0], inv2[i, 1], inv2[i, 2], inv2[i, 3], inv2[i, 4]
+        for j in range(h):  # the same additions in the same order as _window_sum_two, in one pass
+            out[i, j] = (bias[j] + (projected[r0, j] + projected2[s0, j])
+                         + (projected[r1, h + j] + projected2[s1, h + j])
+                         + (projected[r2, 2 * h + j] + projected2[s2, 2 * h + j])
+                         + (projected[r3, 3 * h + j] + projected2[s3, 3 * h + j])
+                         + (projected[r4, 4 * h + j] + projected2[s4, 4 * h + j]))
+
+
 def window_sum_two(inv: np.ndarray, projected: np.ndarray, inv2: np.ndarray, projected2: np.ndarray,
                    bias: np.ndarray, out: np.ndarray) -> None:
     """`window_sum` of two sets of projections in one pass: out[i] = bias + sum_p (projected[inv[i, p]]
     + projected2[inv2[i, p]])'s block p (a two-pass model's second network: token types and document
-    key combinations; `nerwin.fast.second_pass`)."""
-    _window_sum_two(inv, projected, inv2, projected2, bias, out)
+    key combinations; `nerwin.fast.second_pass`). Five slots (the default window) read side by side, as
+    `window_sum` does."""
+    (_window_sum_two_5 if inv.shape[1] == 5 else _window_sum_two)(inv, projected, inv2, projected2, bias, out)
 
 
 def window_sum(inv: np.ndarray, projected: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
@@ -170,4 +186,4 @@ def window_sum(inv: np.ndarray, projected: np.ndarray, bias: np.ndarray, out: np
 # what each path of `Forward` runs first; loaded together by any big batch (see `nerwin.decode.small`)
 WINDOWS_KERNELS = (_window_types, _type_rows)
 TYPES_KERNELS = (_renumber, _type_rows)
-SECOND_PASS_KERNELS = (_renumber, _type_rows, _window_sum_two)
+SECOND_PASS_KERNELS = (_renumber, _type_rows, _window_sum_two_5)  # of the default window
