@@ -216,6 +216,8 @@ def train_cli(
                              "processes (0: one per core)."),
     doc_dim: int = typer.Option(_DEFAULT.doc_dim, "--doc-dim", help="Two-pass: embedding size of each "
                                 "document feature."),
+    second_hidden: int = typer.Option(_DEFAULT.second_hidden, "--second-hidden", min=0, help="Two-pass: the "
+                                      "second network's hidden layer size (0: the same as --hidden)."),
     weight_decay: float = typer.Option(_DEFAULT.weight_decay, "--weight-decay", help="Decoupled weight decay (AdamW)."),
     seed: int = typer.Option(_DEFAULT.seed, "--seed", "-s", help="Random seed (same seed, same model)."),
     binary: bool = typer.Option(_DEFAULT.task == "binary", "--binary-loc",
@@ -272,7 +274,7 @@ def _cores() -> int:
 # shape (which a model given with --init-model fixes)
 _OPTION_FIELDS = {"feature": "features", "binary": "task"}
 _SHAPE_OPTIONS = {"window", "word_dim", "caps_dim", "suffix_dim", "prefix_dim", "shape_dim", "feature", "hidden",
-                  "activation", "crf", "binary"}
+                  "second_hidden", "activation", "crf", "binary"}
 
 
 def _given_options(ctx: click.Context) -> dict:

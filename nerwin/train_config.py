@@ -59,6 +59,7 @@ class TrainConfig:
     two_pass: bool = False     # a second pass that reads the document (`nerwin.documents`) over a first pass
     folds: int = 4             # two-pass: the first pass's tags of train come from this many folds
     doc_dim: int = 10          # two-pass: embedding size of each document column
+    second_hidden: int = 0     # two-pass: the second network's hidden layer size (0: the same as `hidden`)
     lone: float = 0.3          # two-pass: share of training sentences read as documents of their own
     case_copies: list[str] = field(default_factory=list)  # add train re-cased these ways (`nerwin.casing`)
 
@@ -93,6 +94,8 @@ class TrainConfig:
             raise NerwinError("average must be >= 0 epochs")
         if not 0.0 <= self.lone <= 1.0:
             raise NerwinError(f"the share of lone sentences must be in [0, 1], got {self.lone}")
+        if self.second_hidden < 0:
+            raise NerwinError(f"the second pass's hidden size must be >= 1 (0: as --hidden), got {self.second_hidden}")
         if self.two_pass and (self.task != "tags" or self.folds < 2 or self.doc_dim < 1):
             raise NerwinError("a two-pass model is a tagger with 2 or more folds and document columns >= 1 wide")
         check_kinds(self.case_copies)

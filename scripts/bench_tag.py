@@ -10,7 +10,8 @@ run loads a fresh tagger and first feeds it the train text (or 50 train lines: c
 
 A two-pass model (`nerwin train --two-pass`) has no PyTorch twin: (a) times its two networks (the second
 on the document columns made from the first's tags, which are made beforehand), and (b) also tags
-whole documents (a text per dev document, its sentences joined) beside the lines.
+whole documents (a text per dev document, its sentences joined) beside the lines, and times its first
+pass alone (a one-pass tagger) beside the two passes.
 """
 from __future__ import annotations
 
@@ -112,6 +113,7 @@ def main() -> None:
 
 
 def end_to_end(args, dev, n_tokens: int, documents: bool = False) -> None:
+    """(b); for a two-pass model (`documents`) also its first pass alone, a one-pass tagger, side by side."""
     lines = [" ".join(s.tokens) for s in dev]
     train_lines = [" ".join(s.tokens) for s in load_split(data_folder(args.data), "train")]
     texts = {"lines": lines}
@@ -122,11 +124,14 @@ def end_to_end(args, dev, n_tokens: int, documents: bool = False) -> None:
     # So that no timed run meets the dev text a second time, each run gets a fresh tagger, first given the
     # train text (a tagger that has been running a while: dev's frequent words are known, its rare ones
     # are new), or only 50 lines of it (cold).
+    runs = [("after the train text", train_lines, False), ("cold (a new tagger)", train_lines[:50], False)]
+    if documents:  # the same two runs of the first pass alone: the one-pass figures beside
+        runs += [(f"{name}, first pass alone (one pass)", warm, True) for name, warm, _ in runs]
     for what, items in texts.items():
-        timings = {"after the train text": [], "cold (a new tagger)": []}
+        timings = {name: [] for name, _, _ in runs}
         for _ in range(args.repeat):
-            for name, warm in (("after the train text", train_lines), ("cold (a new tagger)", train_lines[:50])):
-                timings[name].append(seconds_on_unseen_text(args.model, items, warm, pause=0.5))
+            for name, warm, first in runs:
+                timings[name].append(seconds_on_unseen_text(args.model, items, warm, pause=0.5, first_pass=first))
         print(f"\n(b) end to end from {len(items):,} raw dev text {what}, 512 a call (tokenize, featurize, score, "
               f"decode, spans), best of {args.repeat}, a fresh tagger each run:")
         for name, times in timings.items():

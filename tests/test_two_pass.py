@@ -609,8 +609,12 @@ def test_a_two_pass_model_takes_empty_texts_sentences_and_documents(two_pass_tag
 
 def test_the_cli_trains_a_two_pass_model_that_info_and_evaluate_accept(tmp_path):
     out = tmp_path / "two"
-    ok(run("train", out, "--data", TOY, *TINY_CLI, "--two-pass", "--folds", "2", "--doc-dim", "3"))
+    ok(run("train", out, "--data", TOY, *TINY_CLI, "--two-pass", "--folds", "2", "--doc-dim", "3",
+           "--second-hidden", "7"))
     config, _, arrays = serialize.load_folder(out)
+    assert arrays["hidden.weight"].shape[1] == 7 and arrays["first.hidden.weight"].shape[1] == 16  # --hidden
+    fast, plain = nerwin.load(out), _plain(out)
+    assert fast.tag_texts([SENTENCE] * 40) == plain.tag_texts([SENTENCE] * 40)
     assert config["training"]["two_pass"] is True and config["training"]["folds"] == 2
     assert "first_pass" in config and any(k.startswith("first.") for k in arrays)
     assert {c["dim"] for c in config["features"]["columns"] if c["name"] in DOCUMENT_COLUMNS} == {3}
