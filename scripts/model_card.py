@@ -87,10 +87,12 @@ def main() -> None:
     passes = ""
     if two_pass:
         first = tagger.first_pass.config.get("dev") or {}
+        hidden = (tagger.first_pass.model.hidden.weight.shape[1], tagger.model.hidden.weight.shape[1])
+        shape = "the same shape" if hidden[0] == hidden[1] else f"{hidden[1]} hidden units (the first: {hidden[0]})"
         passes = f"""
 It reads each document twice. The first pass is the one-pass window tagger (token columns only; dev F1
 {first.get('f1', float('nan')):.2f} alone, best epoch {first.get('epoch')}); the second pass is a window tagger of
-the same shape that also sees, for each word of its window, the first pass's tag and what the first pass made of the
+{shape} that also sees, for each word of its window, the first pass's tag and what the first pass made of the
 same word, the same name and longer names holding the word elsewhere in the document (`nerwin.documents`).
 It was trained on first-pass tags of train from {training.get('folds')} cross-validation folds (no sentence's tags
 come from a model that saw its document), with {training.get('lone', 0):.0%} of the training sentences read as
@@ -114,7 +116,7 @@ CoNLL-2003 train, with dev (`valid.txt`) for early stopping only.
 ```
 
 Hyper-parameters: window {tagger.featurizer.half} words each side; features {features};
-hidden {config['network']['hidden']} {config['network']['activation']}, dropout {config['network']['dropout']},
+hidden {config['network']['hidden']}{' (the second pass; see below)' if two_pass else ''} {config['network']['activation']}, dropout {config['network']['dropout']},
 input dropout {config['network'].get('input_dropout', 0.0)};{averaged}
 {'sentence-level CRF (learned transitions), ' if config['network'].get('crf') else ''}Viterbi decoding
 constrained to valid IOB2; Adam lr {training.get('lr')}, batch {training.get('batch_size')}, seed
