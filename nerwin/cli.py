@@ -212,6 +212,10 @@ def train_cli(
                                     "data (never dev) a copy of every training sentence re-cased each of these "
                                     "ways, comma-separated: lower, upper, title (gold tags kept; each copy a "
                                     "document of its own), for text without the usual capitals. Off by default."),
+    caseless: bool = typer.Option(_DEFAULT.caseless, "--caseless/--no-caseless", help="Also train a companion "
+                                  "blind to case (no capitalization or shape columns) that tags the documents "
+                                  "written without the usual capitals: all lowercase, or long ones in capitals or "
+                                  "title case."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Two-pass: train the fold models on this many "
                              "processes (0: one per core)."),
     doc_dim: int = typer.Option(_DEFAULT.doc_dim, "--doc-dim", help="Two-pass: embedding size of each "
@@ -608,6 +612,7 @@ def info_cli(model: Path | None = typer.Argument(None, help=MODEL_HELP),
              "features": [{"name": c["name"], "dim": c["dim"], "keys": len(vocab.get(c["name"], []))}
                           for c in feats.get("columns", [])],
              "network": config.get("network"), "first_pass": config.get("first_pass"),
+             "caseless": config.get("caseless"),
              "parameters": sum(int(a.size) for a in arrays.values()),
              "dev": config.get("dev"), "command": config.get("command"),
              "continued_from": config.get("continued_from"), "card": card}
@@ -635,6 +640,11 @@ def _info_text(about: dict) -> str:
         first = about["first_pass"]
         dev = f"; dev F1 {first['dev']['f1']:.2f} alone" if (first.get("dev") or {}).get("f1") is not None else ""
         lines.append(f"first pass  {json.dumps(first.get('network'))}{dev} (the document columns come from its tags)")
+    if about.get("caseless"):
+        companion = about["caseless"]
+        dev = f"; dev F1 {companion['dev']['f1']:.2f}" if (companion.get("dev") or {}).get("f1") is not None else ""
+        lines.append(f"caseless    {' '.join(companion.get('columns') or [])}{dev} (tags the documents without the "
+                     "usual capitals)")
     lines += [f"parameters  {about['parameters']:,}"]
     if about["dev"]:
         lines.append(f"dev F1      {about['dev']['f1']:.2f} strict IOB2 (epoch {about['dev']['epoch']})")

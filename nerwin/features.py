@@ -7,6 +7,7 @@ and the capitalization column tells them apart.
 """
 from __future__ import annotations
 
+import copy
 import re
 import string
 from collections import Counter
@@ -17,7 +18,8 @@ from operator import itemgetter
 
 import numpy as np
 
-__all__ = ["PAD", "UNK", "FeatureColumn", "Featurizer", "normalize_word", "caps_class", "word_shape",
+__all__ = ["PAD", "UNK", "CASES", "FeatureColumn", "Featurizer", "normalize_word", "caps_class", "case_codes",
+           "word_shape",
            "Encoded", "DOCUMENT_COLUMNS"]
 
 PAD, UNK = 0, 1
@@ -41,6 +43,17 @@ def caps_class(token: str) -> str:
     if token[0].isupper() and token[1:] == token[1:].lower():
         return "title"
     return "mixed"
+
+
+CASES = ("lower", "title", "upper", "mixed", "noalpha")  # `caps_class`'s classes, numbered by `case_codes`
+
+
+def case_codes(tokens: Sequence[str]) -> np.ndarray:
+    """Every token's `caps_class` as its index in CASES, computed once per class string ("Paris" and
+    "Quinn" are both "Xxxxx")."""
+    classes = [t.translate(_CLASSES) for t in tokens]
+    code = {c: CASES.index(caps_class(c)) for c in dict.fromkeys(classes)}
+    return np.fromiter(map(code.__getitem__, classes), np.int64, len(classes))
 
 
 _ASCII_SHAPE = str.maketrans({**dict.fromkeys(string.ascii_uppercase, "X"),
@@ -134,7 +147,8 @@ class Encoded:
     (what a two-pass model reads as a whole): `docs[s]` numbers sentence s's document, the sentences of
     one document next to each other (None: every sentence is a document of its own); `words` every
     token's text when a two-pass model needs them, or a number per token equal for the same word up to
-    case and digits (`nerwin.documents.word_keys`; `nerwin.fast.Preparer` gives these).
+    case and digits (`nerwin.documents.word_keys`; `nerwin.fast.Preparer` gives these); `cases` every
+    token's `case_codes`, when a tagger with a caseless companion needs them.
     """
 
     ids: list[np.ndarray]
@@ -144,10 +158,28 @@ class Encoded:
     half: int
     docs: np.ndarray | None = None
     words: list[str] | np.ndarray | None = None
+    cases: np.ndarray | None = None
 
     def with_columns(self, ids: list[np.ndarray]) -> Encoded:
         """The same tokens and sentences with these columns' id streams."""
-        return Encoded(ids, self.positions, self.tags, self.lengths, self.half, self.docs, self.words)
+        return Encoded(ids, self.positions, self.tags, self.lengths, self.half, self.docs, self.words, self.cases)
+
+    def columns(self, which: Sequence[int]) -> Encoded:
+        """The same tokens and sentences with only these columns (by index)."""
+        return self.with_columns([self.ids[c] for c in which])
+
+    def sentences(self, keep: np.ndarray) -> Encoded:
+        """Only the sentences where `keep` (a bool per sentence) holds, on the same id streams: their windows
+        are what they were."""
+        tokens = np.repeat(keep, self.lengths)
+        subset = copy.copy(self)
+        subset.positions, subset.tags, subset.lengths = self.positions[tokens], self.tags[tokens], self.lengths[keep]
+        subset.docs = None if self.docs is None else self.docs[keep]
+        subset.cases = None if self.cases is None else self.cases[tokens]
+        if self.words is not None:
+            subset.words = (self.words[tokens] if isinstance(self.words, np.ndarray)
+                            else [w for w, k in zip(self.words, tokens.tolist()) if k])
+        return subset
 
     def where(self, batch_positions: np.ndarray) -> np.ndarray:
         """(n, 2*half+1) stream positions of the windows around these positions."""

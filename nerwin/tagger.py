@@ -34,7 +34,7 @@ from .decode import allowed_transitions, crf_marginals, decode, log_softmax_rows
 from .errors import NerwinError
 from .fast.threads import CORES, blas_on_one_thread, threads_wanted
 from .fast.token_types import SECOND_PASS_KERNELS
-from .features import DOCUMENT_COLUMNS, Encoded, Featurizer
+from .features import DOCUMENT_COLUMNS, Encoded, Featurizer, case_codes
 from .model import WindowModel
 from .tags import check_tags, parse_tag
 from .tokenize import Token, tokenize
@@ -121,12 +121,16 @@ class Tagger:
     BATCH = 8192  # windows scored at a time on the plain path
 
     def __init__(self, featurizer: Featurizer, model: WindowModel, tags: list[str], config: dict,
-                 fast: bool = True, threads: int | None = None, first_pass: Tagger | None = None):
+                 fast: bool = True, threads: int | None = None, first_pass: Tagger | None = None,
+                 caseless: Tagger | None = None):
         """`threads`: how many threads tagging uses (default $NERWIN_THREADS, else every core).
 
         A two-pass model (`first_pass`: a tagger over the token columns of `featurizer`) reads each
         document twice: the first pass tags it, and `model`, the second pass, sees the token columns
-        and the document columns made from those tags (`nerwin.documents`)."""
+        and the document columns made from those tags (`nerwin.documents`).
+
+        A `caseless` companion (a one-pass tagger over the token columns that do not see case, with the
+        same vocabularies and tags) tags the documents written without the usual capitals (`uncased`)."""
         self._threads_asked = threads
         self._threads = threads_wanted(threads)
         self.featurizer = featurizer
@@ -147,6 +151,9 @@ class Tagger:
         self._prefix = np.array([{"O": 0, "B": 1, "I": 2}[parse_tag(t)[0]] for t in names], dtype=np.int64)
         self._labels = [parse_tag(t)[1] for t in names]
         self._names = np.array(names, dtype=object)
+        self.caseless = caseless
+        if caseless is not None:
+            self._caseless_columns = _companion_columns(self.input, caseless, self.tags)
         if fast:
             from .fast import FastPath
 
@@ -174,6 +181,8 @@ class Tagger:
             self.first_pass.threads = threads
             if self._fast is not None:
                 self._second.threads = self._threads
+        if self.caseless is not None:
+            self.caseless.threads = threads
 
     def __reduce__(self):
         """Pickled by its model files' content (JSON and safetensors bytes, no code, no path): the copy is
@@ -197,12 +206,17 @@ class Tagger:
             starts = np.array([t.start for t in flat], dtype=np.int64)
             ends = np.array([t.end for t in flat], dtype=np.int64)
             enc.words = found
+            if self.caseless is not None:
+                enc.cases = case_codes([t.text for t in flat])
         enc.docs = _doc_numbers(docs, len(texts))
         return found if tokens else None, starts, ends, enc
 
     def encode(self, sentences: Sequence[Sequence[str]], docs: Sequence[int] | None = None) -> Encoded:
         """Pre-split sentences encoded for this tagger (`docs`: each sentence's document, default its own)."""
-        return self.input.encode(sentences, docs=_doc_numbers(docs, len(sentences)), words=self.first_pass is not None)
+        enc = self.input.encode(sentences, docs=_doc_numbers(docs, len(sentences)), words=self.first_pass is not None)
+        if self.caseless is not None:
+            enc.cases = case_codes([t for s in sentences for t in s])
+        return enc
 
     def outputs(self, enc: Encoded) -> np.ndarray:
         """Raw network outputs (N, n_out) for every token of an encoded corpus, in eval mode. A two-pass
@@ -230,9 +244,24 @@ class Tagger:
 
     def predict(self, enc: Encoded, raw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(tag ids, probability of each chosen tag) for every token, decoded into valid IOB2 (from `raw`,
-        the network's outputs for `enc`, when the caller already has them)."""
+        the network's outputs for `enc`, when the caller already has them). With a caseless companion,
+        the documents written without the usual capitals are its to tag (`uncased`)."""
         with blas_on_one_thread() if self._threads < CORES else nullcontext():
+            if self.caseless is not None and raw is None and enc.cases is not None and len(enc.lengths):
+                routed = uncased(enc.cases, enc.lengths, enc.docs)
+                if routed.any():
+                    return self._routed(enc, routed)
             return self._predict(enc, raw)
+
+    def _routed(self, enc: Encoded, routed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`_predict` with the sentences of `routed` (a bool per sentence) tagged by the caseless companion."""
+        tokens = np.repeat(routed, enc.lengths)
+        ids, probs = np.zeros(len(tokens), dtype=np.int64), np.zeros(len(tokens))
+        ids[tokens], probs[tokens] = self.caseless._predict(enc.sentences(routed).columns(self._caseless_columns),
+                                                            None)
+        if not routed.all():
+            ids[~tokens], probs[~tokens] = self._predict(enc.sentences(~routed), None)
+        return ids, probs
 
     def best_ids(self, enc: Encoded) -> np.ndarray:
         """The decoded tag ids alone (no scores): what a second pass reads."""
@@ -406,6 +435,11 @@ class Tagger:
             config["first_pass"] = {"network": self.first_pass.model.hparams(),
                                     "dev": self.first_pass.config.get("dev")}
             arrays.update({f"first.{k}": v for k, v in self.first_pass.model.state_dict().items()})
+        if self.caseless is not None:
+            config["caseless"] = {"network": self.caseless.model.hparams(),
+                                  "columns": [c.name for c in self.caseless.featurizer.columns],
+                                  "dev": self.caseless.config.get("dev")}
+            arrays.update({f"caseless.{k}": v for k, v in self.caseless.model.state_dict().items()})
         return config, vocab, arrays
 
     def save(self, path: str | Path, card: str | None = None) -> Path:
@@ -438,6 +472,13 @@ class Tagger:
             size = _network_size(featurizer, net, n_out)
             if first is not None:
                 size += _network_size(featurizer.base(), first["network"], n_out)
+            companion = config.get("caseless")
+            if companion is not None:
+                if config.get("task") == "binary" or not isinstance(companion, dict):
+                    raise ValueError("only a tagger has a caseless companion")
+                by_name = {c.name: c for c in featurizer.base().columns}
+                caseless_featurizer = Featurizer([by_name[name] for name in companion["columns"]], featurizer.half)
+                size += _network_size(caseless_featurizer, companion["network"], n_out)
         except (KeyError, TypeError, ValueError, NerwinError) as e:
             raise NerwinError(f"{where}: incomplete or inconsistent model config ({e!s})") from None
         # Sizes in the config must match the saved arrays before anything is allocated (a damaged or
@@ -446,8 +487,8 @@ class Tagger:
         if size != saved:
             raise NerwinError(f"{path / serialize.WEIGHTS}: holds {saved:,} numbers but {where} "
                               f"describes a network of {size:,}")
-        model = _network(featurizer, net, n_out, {k: v for k, v in arrays.items() if not k.startswith("first.")},
-                         path)
+        model = _network(featurizer, net, n_out,
+                         {k: v for k, v in arrays.items() if not k.startswith(("first.", "caseless."))}, path)
         first_pass = None
         if first is not None:
             base = featurizer.base()
@@ -455,7 +496,61 @@ class Tagger:
                               {k[6:]: v for k, v in arrays.items() if k.startswith("first.")}, path)
             first_pass = cls(base, model1, tags, {"task": "tags", "dev": first.get("dev")}, fast=fast,
                              threads=threads)
-        return cls(featurizer, model, tags, config, fast=fast, threads=threads, first_pass=first_pass)
+        caseless = None
+        if companion is not None:
+            model_c = _network(caseless_featurizer, companion["network"], n_out,
+                               {k[9:]: v for k, v in arrays.items() if k.startswith("caseless.")}, path)
+            caseless = cls(caseless_featurizer, model_c, tags, {"task": "tags", "dev": companion.get("dev")},
+                           fast=fast, threads=threads)
+            try:
+                _companion_columns(featurizer.base(), caseless, tags)
+            except ValueError as e:
+                raise NerwinError(f"{where}: incomplete or inconsistent model config ({e!s})") from None
+        return cls(featurizer, model, tags, config, fast=fast, threads=threads, first_pass=first_pass,
+                   caseless=caseless)
+
+
+# A document written without the usual capitals: none of its words is mixed case ("McDonald") and either
+# none is Title case (lowercase text; ALL CAPS) or at most one in UNCASED_LOWER is lowercase (Title Case,
+# where "'s", "2nd" and "10km" still read as lowercase). Text with ordinary capitals has both Title words
+# (sentence starts, names) and a majority of lowercase ones. Lowercase documents
+# of any size go to a caseless companion (the cased model finds almost nothing in them); capitals and
+# title case only from UNCASED_MIN_WORDS words on, since the cased model reads short headlines and
+# bylines in capitals and title case well (it was trained on them), and documents are rarely that short.
+UNCASED_MIN_WORDS = 20
+UNCASED_LOWER = 10
+
+
+def uncased(cases: np.ndarray, lengths: np.ndarray, docs: np.ndarray | None) -> np.ndarray:
+    """A bool per sentence: whether its document is written without the usual capitals, from every token's
+    capitalization class (`nerwin.features.case_codes`) and each sentence's document number."""
+    sentence_doc = np.arange(len(lengths)) if docs is None else np.unique(docs, return_inverse=True)[1].reshape(-1)
+    doc = np.repeat(sentence_doc, lengths)
+    n_docs = int(sentence_doc.max(initial=-1)) + 1
+    counts = np.bincount(doc * 5 + cases, minlength=n_docs * 5).reshape(n_docs, 5)  # by CASES
+    lower, title, upper, mixed = counts[:, 0], counts[:, 1], counts[:, 2], counts[:, 3]
+    words = lower + title + upper + mixed
+    caseless = (mixed == 0) & (words > 0) & ((title == 0) | (lower * UNCASED_LOWER <= words))
+    routed = caseless & ((title + upper == 0) | (words >= UNCASED_MIN_WORDS))
+    return routed[sentence_doc]
+
+
+def _companion_columns(base: Featurizer, caseless: Tagger, tags: list[str]) -> list[int]:
+    """Where the companion's columns are among `base`'s; ValueError unless the companion reads a subset of
+    the same vocabularies, with the same tags."""
+    names = [c.name for c in base.columns]
+    if caseless.tags != tags or caseless.first_pass is not None:
+        raise ValueError("a caseless companion is a one-pass tagger of the same tags")
+    at = []
+    for column in caseless.featurizer.columns:
+        if column.name in ("caps", "shape") or column.name not in names:
+            raise ValueError(f"a caseless companion cannot read the {column.name!r} column")
+        at.append(names.index(column.name))
+        if base.columns[at[-1]].vocab != column.vocab:
+            raise ValueError(f"the caseless companion's {column.name!r} vocabulary differs")
+    if caseless.featurizer.half != base.half:
+        raise ValueError("the caseless companion's window differs")
+    return at
 
 
 def _network_size(featurizer: Featurizer, net: dict, n_out: int) -> int:

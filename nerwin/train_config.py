@@ -62,6 +62,7 @@ class TrainConfig:
     second_hidden: int = 0     # two-pass: the second network's hidden layer size (0: the same as `hidden`)
     lone: float = 0.3          # two-pass: share of training sentences read as documents of their own
     case_copies: list[str] = field(default_factory=list)  # add train re-cased these ways (`nerwin.casing`)
+    caseless: bool = False     # also train a companion blind to case, for documents without the usual capitals
 
     @classmethod
     def preset(cls, name: str = "default", **overrides) -> TrainConfig:
@@ -94,6 +95,8 @@ class TrainConfig:
             raise NerwinError("average must be >= 0 epochs")
         if not 0.0 <= self.lone <= 1.0:
             raise NerwinError(f"the share of lone sentences must be in [0, 1], got {self.lone}")
+        if self.caseless and (self.task != "tags" or self.caps_dim < 1):
+            raise NerwinError("a caseless companion needs a tagger with a capitalization column (--caps-dim)")
         if self.second_hidden < 0:
             raise NerwinError(f"the second pass's hidden size must be >= 1 (0: as --hidden), got {self.second_hidden}")
         if self.two_pass and (self.task != "tags" or self.folds < 2 or self.doc_dim < 1):

@@ -456,6 +456,25 @@ def calibrate(out: Path, data: TrainingData) -> float:
     return f1
 
 
+def caseless_config(config: TrainConfig) -> TrainConfig:
+    """The settings of a caseless companion: one pass, the same columns but capitalization and shape (every
+    other column reads the lowercased word), no O offset."""
+    features = {k: v for k, v in config.features.items() if k not in ("caps", "shape")}
+    return replace(config, two_pass=False, caseless=False, calibrate=False, caps_dim=0, shape_dim=0,
+                   features=features, case_copies=[])
+
+
+def add_caseless(out: Path, corpus: Corpus, config: TrainConfig,
+                 progress: Callable[[dict], None] | None = None) -> None:
+    """Train a caseless companion on the same data and add it to the model in `out` (`Tagger.caseless`):
+    documents without the usual capitals go to it when tagging."""
+    companion = fit(corpus, caseless_config(config),
+                    None if progress is None else (lambda event: progress({**event, "stage": "caseless"})))
+    tagger = Tagger.load(out)
+    Tagger(tagger.featurizer, tagger.model, tagger.tags, tagger.config, first_pass=tagger.first_pass,
+           caseless=companion).save(out)
+
+
 # ---- checkpoints -----------------------------------------------------------------------------------
 
 def checkpoint_path(out: Path) -> Path:
@@ -612,6 +631,8 @@ def train(corpus: Corpus | Callable[[], Corpus], out: str | Path | None, config:
         shutil.rmtree(ckpt, ignore_errors=True)
     if out is not None and state.best_epoch > 0 and config.calibrate and config.task == "tags":
         state.best_f1 = calibrate(out, data)
+    if out is not None and state.best_epoch > 0 and config.caseless and not interrupted:
+        add_caseless(out, trained_on, config, progress)
     if out is not None and state.best_epoch > 0 and config.task == "tags":
         card = card_data(Tagger.load(out), corpus, name=name or out.name, version=version, data=data_files,
                          command=command)

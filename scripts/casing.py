@@ -1,12 +1,12 @@
 """How well a model finds entities in text re-cased: strict IOB2 F1 on a gold file as written, all
 lowercase, ALL CAPS and Every Word Capitalized (`nerwin.casing`), the gold tags kept.
 
-    python scripts/casing.py [MODEL] CONLL_FILE [--json] [--sentences] [--first-pass]
+    python scripts/casing.py [MODEL] CONLL_FILE [--json] [--sentences] [--first-pass] [--cased-only]
 
 MODEL is a model folder, or "default" (or left out) for the shipped model. The sentences of one document
 (the file's -DOCSTART- lines) are tagged as that document, as `nerwin evaluate` does (`--sentences`: each
 sentence alone); `--first-pass` scores a two-pass model's first pass alone (the one-pass model inside
-it). Prints a Markdown table; `--json` prints the same as one JSON object.
+it); `--cased-only` a model with a caseless companion without it (every document to the cased model). Prints a Markdown table; `--json` prints the same as one JSON object.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from nerwin.data import read_data
 from nerwin.errors import NerwinError
 from nerwin.evaluation import gold_tags
 from nerwin.metrics import strict_scores
+from nerwin.tagger import Tagger
 
 # Each row of the table: its label, and the casing transform (None: the text as written)
 ROWS = {"as written": None, "all lowercase": "lower", "ALL CAPS": "upper", "Every Word Capitalized": "title"}
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--sentences", action="store_true", help="tag each sentence alone, not by document")
     ap.add_argument("--first-pass", action="store_true", help="score a two-pass model's first pass alone")
+    ap.add_argument("--cased-only", action="store_true", help="score a model without its caseless companion")
     args = ap.parse_args(argv)
     try:
         tagger = nerwin.load(None if args.model == "default" else args.model)
@@ -59,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             if tagger.first_pass is None:
                 raise NerwinError(f"{args.model}: a one-pass model has no first pass to score alone")
             tagger = tagger.first_pass
+        if args.cased_only:
+            if tagger.caseless is None:
+                raise NerwinError(f"{args.model}: the model has no caseless companion to leave out")
+            tagger = Tagger(tagger.featurizer, tagger.model, tagger.tags, tagger.config, first_pass=tagger.first_pass)
         sentences = read_data(args.data)
         rows = casing_scores(tagger, sentences, documents=not args.sentences, file=args.data)
     except NerwinError as e:
@@ -66,13 +72,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     documents = len({s.doc for s in sentences})
     if args.json:
-        print(json.dumps({"model": args.model, "first_pass": args.first_pass, "data": args.data,
+        print(json.dumps({"model": args.model, "first_pass": args.first_pass, "cased_only": args.cased_only,
+                          "data": args.data,
                           "sentences": len(sentences), "documents": None if args.sentences else documents,
                           "mode": "strict IOB2", "rows": rows}, indent=2))
     else:
         how = "each sentence alone" if args.sentences else f"{documents:,} documents"
         print(f"{args.data}: {len(sentences):,} sentences ({how}), entity scores strict IOB2, gold tags kept\n")
-        print(table(rows, f"{args.model}, first pass" if args.first_pass else args.model))
+        print(table(rows, f"{args.model}, first pass" if args.first_pass else
+                    f"{args.model}, cased only" if args.cased_only else args.model))
     return 0
 
 

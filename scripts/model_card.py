@@ -58,6 +58,12 @@ def main() -> None:
     test = evaluate(files["test"], tagger)
     two_pass = tagger.first_pass is not None
     alone = evaluate(files["test"], tagger, documents=False) if two_pass else None  # each sentence a document
+    casing = None
+    if tagger.caseless is not None:  # the test file re-cased (`scripts/casing.py`): where the companion works
+        from casing import casing_scores
+        from nerwin.data import read_data
+
+        casing = casing_scores(tagger, read_data(files["test"]), file=str(files["test"]))
 
     # speed as scripts/bench_tag.py measures it: a fresh tagger that has tagged the train text first
     # (tagging memoizes what it has seen), timed once on the dev text
@@ -67,7 +73,8 @@ def main() -> None:
 
     weights = model / "weights.safetensors"
     size_mb = sum(f.stat().st_size for f in model.iterdir() if f.is_file()) / 1e6
-    params = tagger.model.num_parameters() + (tagger.first_pass.model.num_parameters() if two_pass else 0)
+    params = (tagger.model.num_parameters() + (tagger.first_pass.model.num_parameters() if two_pass else 0)
+              + (tagger.caseless.model.num_parameters() if casing else 0))
     config = tagger.config
     training = config.get("training", {})
     scores = {
@@ -77,6 +84,7 @@ def main() -> None:
                                                                        "per_type": test["per_type"]},
         "tagging_tokens_per_second": round(rate),
         **({"test_sentences_alone": {k: alone[k] for k in ("precision", "recall", "f1")}} if two_pass else {}),
+        **({"test_casing": casing} if casing else {}),
         "parameters": params,
         "machine": describe_machine(),
     }
@@ -97,6 +105,21 @@ same word, the same name and longer names holding the word elsewhere in the docu
 It was trained on first-pass tags of train from {training.get('folds')} cross-validation folds (no sentence's tags
 come from a model that saw its document), with {training.get('lone', 0):.0%} of the training sentences read as
 documents of their own. `nerwin evaluate` reads the sentences between two -DOCSTART- lines as one document.
+"""
+    companion = ""
+    if casing:
+        rows = "\n".join(f"| {r['text']} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} |" for r in casing)
+        kept = (tagger.caseless.config.get("dev") or {}).get("f1")
+        kept = "?" if kept is None else f"{kept:.2f}"
+        companion = f"""
+A caseless companion (a one-pass tagger without the capitalization and shape columns, dev F1 {kept} in
+every casing) tags the documents written without the usual capitals: all lowercase, or of 20 words
+or more in capitals or title case (`nerwin.tagger.uncased`). The test file re-cased, gold tags kept
+(`python scripts/casing.py`):
+
+| test text | precision | recall | F1 strict |
+|---|---:|---:|---:|
+{rows}
 """
     alone_line = (f"Test with each sentence read alone, as a one-sentence document (`--sentences`): F1 "
                   f"{alone['f1']:.2f}." if two_pass else "")
@@ -137,7 +160,7 @@ Entity-level, seqeval, **strict IOB2** (the conlleval-compatible lenient figure 
 Test, per type:
 
 {_table(test)}
-
+{companion}
 Reproduce: `nerwin evaluate path/to/conll2003/test.txt --model {model}`.
 
 ## Size and speed
@@ -149,7 +172,8 @@ text first: {rate:,.0f} tokens/s on {describe_machine()} (`python scripts/bench_
 ## Limits
 
 Trained on Reuters news from 1996; no outside data (no pre-trained embeddings, no gazetteers). Expect
-lower scores on other genres, on lowercased text, and on names unseen in training.
+lower scores on other genres, {'on text without the usual capitals (see above), ' if casing else 'on lowercased text, '}\
+and on names unseen in training.
 """
     (model / "README.md").write_text(card, encoding="utf-8")
     print(card)

@@ -14,6 +14,7 @@ float32 rounding (tested).
 """
 from __future__ import annotations
 
+import copy
 import threading
 
 import numpy as np
@@ -35,6 +36,14 @@ class TypedEncoded(Encoded):
     def __init__(self, positions, tags, lengths, half, types, type_ids, type_keys):
         super().__init__([column[types] for column in type_ids], positions, tags, lengths, half)
         self.types, self.type_ids, self.type_keys = types, type_ids, type_keys
+
+    def columns(self, which) -> TypedEncoded:
+        """Only these columns, still by token types; with no lasting type names (`type_keys` None), since
+        another network's kept projections must not be named by this stream's preparer."""
+        subset = copy.copy(self)
+        subset.ids = [self.ids[c] for c in which]
+        subset.type_ids, subset.type_keys = np.ascontiguousarray(self.type_ids[list(which)]), None
+        return subset
 
     def type_windows(self, batch_positions: np.ndarray) -> np.ndarray:
         """(n, 2*half+1) token types of the windows at these stream positions."""

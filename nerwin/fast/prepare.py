@@ -5,7 +5,7 @@ A `Preparer` owns its memos and their validity:
 - token -> row: a row of `ids` holds the token's id in every feature column, and also names its token
   type across calls (`TypedEncoded.type_keys`, which lets the forward pass keep projections). Past
   ROWS_KEPT tokens, new ones get rows for the current call only (and no lasting name).
-- token -> word key: a number per row, equal exactly for tokens with the same normal form (lowercased,
+- token -> its capitalization class (`case_codes`, `TypedEncoded.cases`) and word key: a number per row, equal exactly for tokens with the same normal form (lowercased,
   digits as 0): what a two-pass model's document columns compare (`TypedEncoded.words`), without a
   string per token. Rows kept keep their numbers; rows for one call only get numbers for that call.
 - chunk key -> chunk number: a chunk's tokens, their offsets in the chunk and their rows sit in numpy
@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..documents import normal_forms
-from ..features import Featurizer, stream_positions, tag_ids
+from ..features import Featurizer, case_codes, stream_positions, tag_ids
 from ..tokenize import chunk_keys, chunk_tokens
 from .forward import TypedEncoded
 
@@ -139,6 +139,7 @@ class Preparer:
         self._row_of: dict[str, int] = {}
         self._ids = np.zeros((1024, len(featurizer.columns)), dtype=np.int64)  # row 0: the pad
         self._word_keys = np.zeros(1024, dtype=np.int64)  # per row: its word key
+        self._cases = np.zeros(1024, dtype=np.int64)  # per row: its `case_codes`
         self._key_of: dict[str, int] = {}  # normal form -> word key, for the rows kept
         self._next_key = count(1)  # key 0: the pad's
         self._n_rows = 1
@@ -241,6 +242,7 @@ class Preparer:
             if row == len(self._ids):
                 self._ids = np.concatenate([self._ids, np.zeros_like(self._ids)])
                 self._word_keys = np.concatenate([self._word_keys, np.zeros_like(self._word_keys)])
+                self._cases = np.concatenate([self._cases, np.zeros_like(self._cases)])
             self._new.append(token)
             if row <= self.ROWS_KEPT:
                 self._row_of[token] = row
@@ -259,6 +261,7 @@ class Preparer:
                 keys += [self._key_of[w] if w in self._key_of else here.setdefault(w, next(self._next_key))
                          for w in normal[kept:]]
             self._word_keys[first:self._n_rows] = keys
+            self._cases[first:self._n_rows] = case_codes(self._new)
             self._new = []
 
     def _spread(self, numbers: np.ndarray, offsets: np.ndarray, chunks_per_text: list[int],
@@ -283,5 +286,5 @@ class Preparer:
         keys = np.where(kinds <= len(self._row_of), kinds, -1)  # rows for one call only have no lasting name
         enc = TypedEncoded(positions, tag_ids(None, len(rows)), lengths, half, types,
                            np.ascontiguousarray(self._ids[kinds].T), keys)
-        enc.words = self._word_keys[rows]
+        enc.words, enc.cases = self._word_keys[rows], self._cases[rows]
         return enc
