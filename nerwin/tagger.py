@@ -435,6 +435,7 @@ class Tagger:
             config["first_pass"] = {"network": self.first_pass.model.hparams(),
                                     "dev": self.first_pass.config.get("dev")}
             arrays.update({f"first.{k}": v for k, v in self.first_pass.model.state_dict().items()})
+        config.pop("caseless", None)  # a config loaded with a companion, given to a tagger without one
         if self.caseless is not None:
             config["caseless"] = {"network": self.caseless.model.hparams(),
                                   "columns": [c.name for c in self.caseless.featurizer.columns],

@@ -141,6 +141,9 @@ def test_the_companion_is_saved_as_arrays_and_json_and_loads_the_same(caseless_m
     tagger.save(tmp_path / "again")
     lowered = [" ".join(s.tokens).lower() for s in toy_corpus["test"][:30]]
     assert nerwin.load(tmp_path / "again").tag_texts(lowered) == tagger.tag_texts(lowered)
+    _without_companion(tagger).save(tmp_path / "cased")  # its config said "caseless": not any more
+    assert "caseless" not in serialize.load_folder(tmp_path / "cased")[0]
+    assert nerwin.load(tmp_path / "cased").tag_texts(lowered) == _without_companion(tagger).tag_texts(lowered)
     info = json.loads(ok(run("info", caseless_model, "-F", "json")))
     assert info["caseless"]["columns"] == ["word"]
     assert "caseless" in ok(run("info", caseless_model))
