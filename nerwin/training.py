@@ -176,8 +176,8 @@ def build_model(data: TrainingData, config: TrainConfig, rngs: Rngs) -> WindowMo
     n_out = 1 if config.task == "binary" else len(data.tags)
     second = data.first_pass is not None and config.second_hidden > 0  # a two-pass model's second network
     model = WindowModel([len(c.vocab) for c in columns], [c.dim for c in columns], data.featurizer.width,
-                        config.second_hidden if second else config.hidden, n_out, config.activation, config.dropout, rngs.init, crf=config.crf,
-                        input_dropout=config.input_dropout)
+                        config.second_hidden if second else config.hidden, n_out, config.activation, config.dropout,
+                        rngs.init, crf=config.crf, input_dropout=config.input_dropout)
     model.dropout.rng = model.input_dropout.rng = rngs.dropout
     return model
 

@@ -6,7 +6,8 @@ lowercase, ALL CAPS and Every Word Capitalized (`nerwin.casing`), the gold tags 
 MODEL is a model folder, or "default" (or left out) for the shipped model. The sentences of one document
 (the file's -DOCSTART- lines) are tagged as that document, as `nerwin evaluate` does (`--sentences`: each
 sentence alone); `--first-pass` scores a two-pass model's first pass alone (the one-pass model inside
-it); `--cased-only` a model with a caseless companion without it (every document to the cased model). Prints a Markdown table; `--json` prints the same as one JSON object.
+it); `--cased-only` a model with a caseless companion without it (every document to the cased model).
+Prints a Markdown table; `--json` prints the same as one JSON object.
 """
 from __future__ import annotations
 

@@ -61,6 +61,7 @@ def main() -> None:
     casing = None
     if tagger.caseless is not None:  # the test file re-cased (`scripts/casing.py`): where the companion works
         from casing import casing_scores
+
         from nerwin.data import read_data
 
         casing = casing_scores(tagger, read_data(files["test"]), file=str(files["test"]))
@@ -121,6 +122,8 @@ or more in capitals or title case (`nerwin.tagger.uncased`). The test file re-ca
 |---|---:|---:|---:|
 {rows}
 """
+    second = " (the second pass; see below)" if two_pass else ""
+    uncased = "on text without the usual capitals (see above)," if casing else "on lowercased text,"
     alone_line = (f"Test with each sentence read alone, as a one-sentence document (`--sentences`): F1 "
                   f"{alone['f1']:.2f}." if two_pass else "")
     card = f"""# nerwin model: {model.name}
@@ -139,7 +142,7 @@ CoNLL-2003 train, with dev (`valid.txt`) for early stopping only.
 ```
 
 Hyper-parameters: window {tagger.featurizer.half} words each side; features {features};
-hidden {config['network']['hidden']}{' (the second pass; see below)' if two_pass else ''} {config['network']['activation']}, dropout {config['network']['dropout']},
+hidden {config['network']['hidden']}{second} {config['network']['activation']}, dropout {config['network']['dropout']},
 input dropout {config['network'].get('input_dropout', 0.0)};{averaged}
 {'sentence-level CRF (learned transitions), ' if config['network'].get('crf') else ''}Viterbi decoding
 constrained to valid IOB2; Adam lr {training.get('lr')}, batch {training.get('batch_size')}, seed
@@ -172,8 +175,7 @@ text first: {rate:,.0f} tokens/s on {describe_machine()} (`python scripts/bench_
 ## Limits
 
 Trained on Reuters news from 1996; no outside data (no pre-trained embeddings, no gazetteers). Expect
-lower scores on other genres, {'on text without the usual capitals (see above), ' if casing else 'on lowercased text, '}\
-and on names unseen in training.
+lower scores on other genres, {uncased} and on names unseen in training.
 """
     (model / "README.md").write_text(card, encoding="utf-8")
     print(card)

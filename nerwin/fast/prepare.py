@@ -5,9 +5,10 @@ A `Preparer` owns its memos and their validity:
 - token -> row: a row of `ids` holds the token's id in every feature column, and also names its token
   type across calls (`TypedEncoded.type_keys`, which lets the forward pass keep projections). Past
   ROWS_KEPT tokens, new ones get rows for the current call only (and no lasting name).
-- token -> its capitalization class (`case_codes`, `TypedEncoded.cases`) and word key: a number per row, equal exactly for tokens with the same normal form (lowercased,
-  digits as 0): what a two-pass model's document columns compare (`TypedEncoded.words`), without a
-  string per token. Rows kept keep their numbers; rows for one call only get numbers for that call.
+- token -> its capitalization class (`case_codes`, `TypedEncoded.cases`: what routes a document to a
+  caseless companion) and its word key: a number per row, equal exactly for tokens with the same normal
+  form (lowercased, digits as 0): what a two-pass model's document columns compare (`TypedEncoded.words`),
+  without a string per token. Rows kept keep their numbers; rows for one call only get numbers for that call.
 - chunk key -> chunk number: a chunk's tokens, their offsets in the chunk and their rows sit in numpy
   tables (one shape for every chunk). A whitespace-free chunk's tokens depend on its key alone
   (`nerwin.tokenize.chunk_tokens`; see `Key`); a word of a pre-split text is one token. Chunks holding
